@@ -1,0 +1,45 @@
+# ICTMS developer commands. `make run` and `make test` are the whole set-up on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-fast lint migrate demo worker bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo
+
+run: demo
+	@echo "ICTMS is starting at http://$(HOST):$(PORT)/ (demo logins are listed above and in README.md)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not browser and not worker"
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+worker: install
+	$(VENV)/bin/celery -A ictms worker --loglevel=INFO
+
+bench: install
+	$(PY) benchmarks/deid_throughput.py
+	$(PY) benchmarks/render.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

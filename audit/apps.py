@@ -1,0 +1,10 @@
+"""The audit app: the insert-only, hash-chained audit event log."""
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    name = "audit"
+    verbose_name = "Audit trail"
+
+    def ready(self) -> None:
+        from audit import signals  # noqa: F401  (login/logout auditing)

@@ -1,0 +1,34 @@
+"""CSV export of audit events (streamed, so a long trail never sits in memory)."""
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+
+from audit.models import AuditEvent
+
+HEADER = [
+    "seq", "at_utc", "user", "ip", "action", "trial", "object_type", "object_id", "object", "reason", "changes",
+    "data", "hash", "prev_hash",
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _safe(value: str) -> str:
+    # Spreadsheet formula injection: a cell starting with = + - @ is prefixed so it stays text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def audit_csv_rows(events: Iterable[AuditEvent]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(HEADER)
+    for e in events:
+        yield writer.writerow([
+            e.seq, e.at.isoformat(), _safe(e.actor_username), e.ip or "", e.action, e.trial.code if e.trial_id else "",
+            e.target_type, e.target_id, _safe(e.target_repr), _safe(e.reason),
+            json.dumps(e.changes, sort_keys=True), json.dumps(e.data, sort_keys=True), e.hash, e.prev_hash,
+        ])

@@ -1,0 +1,98 @@
+"""AuditEvent: who did what to which object, when, from where, why, with before/after values.
+
+The table is insert-only. Each event stores the SHA-256 of its canonical content and the hash of
+its predecessor, so any row changed or removed directly in the database breaks the chain
+(`manage.py verify_audit`). It deliberately has no HistoricalRecords: it is itself the log.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditTamperError(Exception):
+    """Raised when code tries to change or delete an audit event."""
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise AuditTamperError("Audit events cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditTamperError("Audit events cannot be deleted.")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AuditTamperError("Audit events cannot be changed.")
+
+
+class AuditEvent(models.Model):
+    seq = models.PositiveBigIntegerField(unique=True, editable=False)
+    at = models.DateTimeField(db_index=True, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    actor_username = models.CharField(max_length=150, blank=True, editable=False)
+    ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    action = models.CharField(max_length=64, db_index=True, editable=False)
+    trial = models.ForeignKey(
+        "trials.Trial", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    target_type = models.CharField(max_length=100, blank=True, editable=False)
+    target_id = models.CharField(max_length=64, blank=True, editable=False)
+    target_repr = models.CharField(max_length=255, blank=True, editable=False)
+    reason = models.TextField(blank=True, editable=False)
+    changes = models.JSONField(default=dict, blank=True, editable=False)
+    data = models.JSONField(default=dict, blank=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [
+            models.Index(fields=["trial", "at"]),
+            models.Index(fields=["target_type", "target_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.target_repr}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditTamperError("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditTamperError("Audit events cannot be deleted.")
+
+    def canonical(self) -> bytes:
+        """The bytes the hash covers: every field but the hash itself, in a fixed JSON form."""
+        at = self.at.astimezone(dt.timezone.utc).isoformat()
+        content = {
+            "seq": self.seq,
+            "at": at,
+            "actor_id": self.actor_id,
+            "actor_username": self.actor_username,
+            "ip": self.ip,
+            "action": self.action,
+            "trial_id": self.trial_id,
+            "target_type": self.target_type,
+            "target_id": self.target_id,
+            "target_repr": self.target_repr,
+            "reason": self.reason,
+            "changes": self.changes,
+            "data": self.data,
+            "prev_hash": self.prev_hash,
+        }
+        return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical()).hexdigest()

@@ -1,0 +1,83 @@
+"""audit_record: the only writer of AuditEvent rows (called by every other app's services)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from audit.models import GENESIS_HASH, AuditEvent
+from ictms.lib.request_context import current_client_ip
+
+# Any fixed 64-bit number: the PostgreSQL advisory lock that serialises appends to the chain.
+_CHAIN_LOCK_KEY = 0x1C7A5A0D17
+
+
+def jsonable(value: Any) -> Any:
+    """Dates, decimals and UUIDs as the strings DjangoJSONEncoder gives, so hashes are stable."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def snapshot(instance: models.Model, fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Field values of `instance` (FKs by id) for a before/after diff."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        field = instance._meta.get_field(name)
+        out[name] = getattr(instance, field.attname)
+    return jsonable(out)
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """{field: [before, after]} for the fields whose value changed (None before for creations)."""
+    before, after = jsonable(before), jsonable(after)
+    return {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+
+
+def _lock_chain() -> None:
+    # Two concurrent transactions must not both append after the same predecessor (the chain
+    # would fork). PostgreSQL: a transaction-scoped advisory lock. SQLite: transactions start
+    # IMMEDIATE (settings), which already serialises writers.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    target: models.Model | None = None,
+    trial: Any = None,
+    reason: str = "",
+    changes: dict[str, list[Any]] | None = None,
+    data: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """Append one event to the audit chain, inside the caller's transaction."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    with transaction.atomic():
+        _lock_chain()
+        last = AuditEvent.objects.order_by("-seq").only("seq", "hash").first()
+        event = AuditEvent(
+            seq=(last.seq + 1) if last else 1,
+            at=timezone.now(),
+            actor=actor,
+            actor_username=actor.get_username() if actor else "",
+            ip=ip if ip is not None else current_client_ip(),
+            action=action,
+            trial_id=getattr(trial, "pk", trial),
+            target_type=target._meta.label_lower if target is not None else "",
+            target_id=str(target.pk) if target is not None else "",
+            target_repr=str(target)[:255] if target is not None else "",
+            reason=reason or "",
+            changes=jsonable(changes or {}),
+            data=jsonable(data or {}),
+            prev_hash=last.hash if last else GENESIS_HASH,
+        )
+        event.hash = event.compute_hash()
+        event.save(force_insert=True)
+    return event

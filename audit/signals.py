@@ -1,0 +1,42 @@
+"""Login, logout and failed-login events go to the audit trail (a cross-cutting concern)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import (
+    user_logged_in,
+    user_logged_out,
+    user_login_failed,
+)
+from django.db import transaction
+from django.dispatch import receiver
+
+from audit.services import audit_record
+from ictms.lib.request_context import client_ip_from_request
+
+
+def _ip(request: Any) -> str | None:
+    return client_ip_from_request(request) if request is not None else None
+
+
+@receiver(user_logged_in)
+def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    with transaction.atomic():
+        audit_record(actor=user, action="user.login", target=user, ip=_ip(request))
+
+
+@receiver(user_logged_out)
+def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        with transaction.atomic():
+            audit_record(actor=user, action="user.logout", target=user, ip=_ip(request))
+
+
+@receiver(user_login_failed)
+def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
+    # Only the username is kept: the password never reaches the audit trail.
+    with transaction.atomic():
+        audit_record(
+            actor=None, action="user.login_failed", ip=_ip(request),
+            data={"username": str(credentials.get("username", ""))[:150]},
+        )

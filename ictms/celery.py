@@ -1,0 +1,10 @@
+"""The Celery application. Tasks run eagerly in-process when REDIS_URL is unset."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ictms.settings")
+
+app = Celery("ictms")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

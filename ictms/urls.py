@@ -1,0 +1,34 @@
+"""Top-level URL configuration: pages, the REST API, its schema and docs, the operators' admin."""
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ictms import views
+
+api_patterns = [
+    path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("trials.api.urls")),
+    path("", include("audit.api.urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password_change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("accounts/password_reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("accounts/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("", include("trials.urls")),
+    path("t/<str:code>/audit/", include("audit.urls")),
+]
+
+handler403 = "ictms.views.permission_denied"
+handler404 = "ictms.views.page_not_found"

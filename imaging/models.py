@@ -1,0 +1,1 @@
+"""Models of the imaging app (submissions, studies, series, instances, QC, queries)."""

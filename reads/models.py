@@ -1,0 +1,1 @@
+"""Models of the reads app (read design, cases, tasks, lesions, adjudication)."""

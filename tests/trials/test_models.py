@@ -1,0 +1,45 @@
+"""Visit windows and the status the grid shows."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from trials.choices import VisitState, VisitStatus
+from trials.models import Participant, TimepointDefinition, Visit
+
+START = dt.date(2026, 3, 1)
+
+
+def make_visit(day: int | None, before: int, after: int, state: str = VisitState.EXPECTED, start=START) -> Visit:
+    tp = TimepointDefinition(code="W8", label="W8", order=2, nominal_day=day, window_before=before, window_after=after)
+    p = Participant(subject_code="101-001", treatment_start_date=start)
+    return Visit(participant=p, timepoint=tp, state=state)
+
+
+def test_window_is_nominal_day_minus_and_plus():
+    assert make_visit(56, 7, 7).window() == (dt.date(2026, 4, 19), dt.date(2026, 5, 3))
+
+
+def test_screening_window_before_treatment_start():
+    assert make_visit(0, 28, 0).window() == (dt.date(2026, 2, 1), dt.date(2026, 3, 1))
+
+
+@pytest.mark.parametrize("today,status", [
+    (dt.date(2026, 4, 18), VisitStatus.UPCOMING),
+    (dt.date(2026, 4, 19), VisitStatus.DUE),
+    (dt.date(2026, 5, 3), VisitStatus.DUE),
+    (dt.date(2026, 5, 4), VisitStatus.OVERDUE),
+])
+def test_status_around_the_window_edges(today, status):
+    assert make_visit(56, 7, 7).status(today) == status
+
+
+@pytest.mark.parametrize("state", [VisitState.RECEIVED, VisitState.IN_QC, VisitState.ACCEPTED, VisitState.READ])
+def test_workflow_state_wins_over_the_window(state):
+    assert make_visit(56, 7, 7, state=state).status(dt.date(2027, 1, 1)) == VisitStatus(state)
+
+
+def test_no_anchor_or_event_driven_timepoint_is_not_scheduled():
+    assert make_visit(56, 7, 7, start=None).status(dt.date(2026, 1, 1)) == VisitStatus.NOT_SCHEDULED
+    assert make_visit(None, 0, 0).status(dt.date(2026, 1, 1)) == VisitStatus.NOT_SCHEDULED

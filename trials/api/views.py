@@ -1,0 +1,283 @@
+"""Trials API: trials, sites, schedule, imaging requirements, memberships, participants, visits."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ictms.lib.errors import NotFoundError
+from trials import selectors, services
+from trials.api import serializers as s
+from trials.models import Site, Trial
+
+TRIAL_PARAM = OpenApiParameter("trial", str, description="trial code")
+SITE_PARAM = OpenApiParameter("site", str, description="site number")
+
+
+def _trial_from_code(user: AbstractBaseUser, code: str | None) -> Trial:
+    if not code:
+        raise NotFoundError("Give the trial code.")
+    return selectors.trial_get_for_user(user=user, code=code)
+
+
+def _site_in_trial(trial: Trial, number: str | None) -> Site | None:
+    if not number:
+        return None
+    site = Site.objects.select_related("trial").filter(trial=trial, number=number).first()
+    if site is None:
+        raise NotFoundError("No such site.")
+    return site
+
+
+class TrialViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Trials I belong to, by code. POST creates one (global right); PATCH edits; POST status/ moves it."""
+
+    lookup_field = "code"
+    serializer_class = s.TrialOutputSerializer
+
+    def get_queryset(self):
+        return selectors.trial_list_for_user(user=self.request.user)
+
+    @extend_schema(request=s.TrialInputSerializer, responses=s.TrialOutputSerializer)
+    def create(self, request: Request) -> Response:
+        data = s.TrialInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        trial = services.trial_create(actor=request.user, **data.validated_data)
+        return Response(s.TrialOutputSerializer(trial).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.TrialInputSerializer, responses=s.TrialOutputSerializer)
+    def partial_update(self, request: Request, code: str | None = None) -> Response:
+        trial = self.get_object()
+        data = s.TrialInputSerializer(trial, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        trial = services.trial_update(actor=request.user, trial=trial, **s.input_values(data, exclude=("code",)))
+        return Response(s.TrialOutputSerializer(trial).data)
+
+    @extend_schema(request=s.TrialStatusInputSerializer, responses=s.TrialOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, code: str | None = None) -> Response:
+        trial = self.get_object()
+        data = s.TrialStatusInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        trial = services.trial_status_change(actor=request.user, trial=trial, **data.validated_data)
+        return Response(s.TrialOutputSerializer(trial).data)
+
+
+@extend_schema(parameters=[TRIAL_PARAM])
+class SiteViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    serializer_class = s.SiteOutputSerializer
+
+    def get_queryset(self):
+        qs = selectors.site_list_for_user(user=self.request.user)
+        code = self.request.query_params.get("trial")
+        return qs.filter(trial__code=code) if code else qs
+
+    @extend_schema(request=s.SiteInputSerializer, responses=s.SiteOutputSerializer)
+    def create(self, request: Request) -> Response:
+        data = s.SiteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        trial = _trial_from_code(request.user, data.validated_data.get("trial"))
+        site = services.site_create(actor=request.user, trial=trial, **s.input_values(data, exclude=("trial",)))
+        return Response(s.SiteOutputSerializer(site).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.SiteInputSerializer, responses=s.SiteOutputSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        site = self.get_object()
+        data = s.SiteInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        site = services.site_update(actor=request.user, site=site, **s.input_values(data, exclude=("trial",)))
+        return Response(s.SiteOutputSerializer(site).data)
+
+
+@extend_schema(parameters=[TRIAL_PARAM])
+class TimepointViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """The visit schedule of a trial, with its imaging requirements."""
+
+    serializer_class = s.TimepointOutputSerializer
+
+    def get_queryset(self):
+        qs = selectors.timepoint_list_for_user(user=self.request.user)
+        code = self.request.query_params.get("trial")
+        return qs.filter(trial__code=code) if code else qs
+
+    @extend_schema(request=s.TimepointInputSerializer, responses=s.TimepointOutputSerializer)
+    def create(self, request: Request) -> Response:
+        data = s.TimepointInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        trial = _trial_from_code(request.user, data.validated_data.get("trial"))
+        timepoint = services.timepoint_create(actor=request.user, trial=trial, **s.input_values(data, exclude=("trial",)))
+        return Response(s.TimepointOutputSerializer(timepoint).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.TimepointInputSerializer, responses=s.TimepointOutputSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        timepoint = self.get_object()
+        data = s.TimepointInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        timepoint = services.timepoint_update(actor=request.user, timepoint=timepoint, **s.input_values(data, exclude=("trial",)))
+        return Response(s.TimepointOutputSerializer(timepoint).data)
+
+
+@extend_schema(parameters=[TRIAL_PARAM])
+class ImagingRequirementViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    serializer_class = s.ImagingRequirementOutputSerializer
+
+    def get_queryset(self):
+        qs = selectors.imaging_requirement_list_for_user(user=self.request.user)
+        code = self.request.query_params.get("trial")
+        return qs.filter(timepoint__trial__code=code) if code else qs
+
+    @extend_schema(request=s.ImagingRequirementInputSerializer, responses=s.ImagingRequirementOutputSerializer)
+    def create(self, request: Request) -> Response:
+        data = s.ImagingRequirementInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        timepoint = selectors.timepoint_list_for_user(user=request.user).filter(pk=data.validated_data.get("timepoint")).first()
+        if timepoint is None:
+            raise NotFoundError("No such timepoint.")
+        requirement = services.imaging_requirement_create(
+            actor=request.user, timepoint=timepoint, **s.input_values(data, exclude=("timepoint",))
+        )
+        return Response(s.ImagingRequirementOutputSerializer(requirement).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ImagingRequirementInputSerializer, responses=s.ImagingRequirementOutputSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        requirement = self.get_object()
+        data = s.ImagingRequirementInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        requirement = services.imaging_requirement_update(
+            actor=request.user, requirement=requirement, **s.input_values(data, exclude=("timepoint",))
+        )
+        return Response(s.ImagingRequirementOutputSerializer(requirement).data)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        services.imaging_requirement_delete(actor=request.user, requirement=self.get_object(),
+                                            reason=str(request.data.get("reason", "")) if hasattr(request, "data") else "")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(parameters=[TRIAL_PARAM])
+class MembershipViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Members of trials I administer. POST invites; change-role/ and remove/ need a reason."""
+
+    serializer_class = s.MembershipOutputSerializer
+
+    def get_queryset(self):
+        include_ended = self.request.query_params.get("include_ended") in ("1", "true")
+        qs = selectors.membership_list_for_trial(user=self.request.user, include_ended=include_ended or self.action != "list")
+        code = self.request.query_params.get("trial")
+        return qs.filter(trial__code=code) if code else qs
+
+    @extend_schema(request=s.MembershipInviteInputSerializer, responses=s.MembershipOutputSerializer)
+    def create(self, request: Request) -> Response:
+        data = s.MembershipInviteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        trial = _trial_from_code(request.user, values.pop("trial"))
+        site = _site_in_trial(trial, values.pop("site", None))
+        membership, _created = services.membership_invite(actor=request.user, trial=trial, site=site, **values)
+        return Response(s.MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.MembershipChangeRoleInputSerializer, responses=s.MembershipOutputSerializer)
+    @action(detail=True, methods=["post"], url_path="change-role")
+    def change_role(self, request: Request, pk: str | None = None) -> Response:
+        membership = self.get_object()
+        data = s.MembershipChangeRoleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        site = _site_in_trial(membership.trial, data.validated_data.get("site"))
+        membership = services.membership_change_role(
+            actor=request.user, membership=membership, role=data.validated_data["role"], site=site,
+            reason=data.validated_data["reason"],
+        )
+        return Response(s.MembershipOutputSerializer(membership).data)
+
+    @extend_schema(request=s.ReasonInputSerializer, responses=s.MembershipOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def remove(self, request: Request, pk: str | None = None) -> Response:
+        membership = self.get_object()
+        data = s.ReasonInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_remove(actor=request.user, membership=membership, reason=data.validated_data["reason"])
+        return Response(s.MembershipOutputSerializer(membership).data)
+
+
+@extend_schema(parameters=[TRIAL_PARAM, SITE_PARAM])
+class ParticipantViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Participants I may see. POST enrols (site coordinator of that site)."""
+
+    serializer_class = s.ParticipantOutputSerializer
+
+    def get_queryset(self):
+        qs = selectors.participant_list_for_user(user=self.request.user)
+        code, number = self.request.query_params.get("trial"), self.request.query_params.get("site")
+        if code:
+            qs = qs.filter(trial__code=code)
+        if number:
+            qs = qs.filter(site__number=number)
+        return qs
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["arm_visible"] = selectors.participant_arm_visibility(user=self.request.user)
+        return context
+
+    @extend_schema(request=s.ParticipantEnrolInputSerializer, responses=s.ParticipantOutputSerializer)
+    def create(self, request: Request) -> Response:
+        data = s.ParticipantEnrolInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        trial = _trial_from_code(request.user, values.pop("trial"))
+        site = _site_in_trial(trial, values.pop("site"))
+        participant = services.participant_enrol(actor=request.user, site=site, **values)
+        return Response(self.get_serializer(participant).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ParticipantUpdateInputSerializer, responses=s.ParticipantOutputSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        participant = self.get_object()
+        data = s.ParticipantUpdateInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        reason = values.pop("reason", "")
+        participant = services.participant_update(actor=request.user, participant=participant, reason=reason, **values)
+        return Response(self.get_serializer(participant).data)
+
+    @extend_schema(request=s.ParticipantStatusInputSerializer, responses=s.ParticipantOutputSerializer)
+    @action(detail=True, methods=["post"], url_path="change-status")
+    def change_status(self, request: Request, pk: str | None = None) -> Response:
+        participant = self.get_object()
+        data = s.ParticipantStatusInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        participant = services.participant_status_change(actor=request.user, participant=participant, **data.validated_data)
+        return Response(self.get_serializer(participant).data)
+
+
+@extend_schema(parameters=[
+    OpenApiParameter("participant", int, description="participant id"), TRIAL_PARAM, SITE_PARAM,
+])
+class VisitViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Visits with their derived status and window dates."""
+
+    serializer_class = s.VisitOutputSerializer
+
+    def get_queryset(self):
+        qs = selectors.visit_list_for_user(user=self.request.user)
+        params = self.request.query_params
+        if params.get("participant"):
+            try:
+                qs = qs.filter(participant_id=int(params["participant"]))
+            except ValueError:
+                qs = qs.none()
+        if params.get("trial"):
+            qs = qs.filter(participant__trial__code=params["trial"])
+        if params.get("site"):
+            qs = qs.filter(participant__site__number=params["site"])
+        return qs
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["today"] = dt.date.today()
+        return context

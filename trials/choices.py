@@ -1,0 +1,100 @@
+"""Choices and state-transition tables of the trials app."""
+from django.db import models
+
+
+class TrialStatus(models.TextChoices):
+    SETUP = "setup", "Set-up"
+    ACTIVE = "active", "Active"
+    LOCKED = "locked", "Locked"
+    CLOSED = "closed", "Closed"
+
+
+TRIAL_TRANSITIONS = {
+    TrialStatus.SETUP: {TrialStatus.ACTIVE},
+    TrialStatus.ACTIVE: {TrialStatus.LOCKED},
+    TrialStatus.LOCKED: {TrialStatus.ACTIVE, TrialStatus.CLOSED},
+    TrialStatus.CLOSED: set(),
+}
+
+
+class Role(models.TextChoices):
+    TRIAL_ADMIN = "trial_admin", "Trial admin"
+    SITE_COORDINATOR = "site_coordinator", "Site coordinator"
+    QC_ANALYST = "qc_analyst", "QC analyst"
+    READER = "reader", "Reader"
+    ADJUDICATOR = "adjudicator", "Adjudicator"
+    SPONSOR = "sponsor", "Sponsor"
+    AUDITOR = "auditor", "Auditor / monitor"
+
+
+SITE_ROLES = {Role.SITE_COORDINATOR}
+# Roles that are blinded: they never see sites, subject codes, arms, real dates or PHI.
+BLINDED_ROLES = {Role.READER, Role.ADJUDICATOR}
+
+
+class ParticipantStatus(models.TextChoices):
+    SCREENING = "screening", "Screening"
+    ENROLLED = "enrolled", "Enrolled"
+    SCREEN_FAILED = "screen_failed", "Screen failed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    COMPLETED = "completed", "Completed"
+
+
+PARTICIPANT_TRANSITIONS = {
+    ParticipantStatus.SCREENING: {ParticipantStatus.ENROLLED, ParticipantStatus.SCREEN_FAILED, ParticipantStatus.WITHDRAWN},
+    ParticipantStatus.ENROLLED: {ParticipantStatus.WITHDRAWN, ParticipantStatus.COMPLETED},
+    ParticipantStatus.SCREEN_FAILED: set(),
+    ParticipantStatus.WITHDRAWN: set(),
+    ParticipantStatus.COMPLETED: set(),
+}
+
+
+class VisitState(models.TextChoices):
+    """Where the imaging of a visit is in the workflow (stored)."""
+
+    EXPECTED = "expected", "Expected"
+    RECEIVED = "received", "Received"
+    IN_QC = "in_qc", "In QC"
+    ACCEPTED = "accepted", "Accepted"
+    READ = "read", "Read"
+
+
+VISIT_TRANSITIONS = {
+    VisitState.EXPECTED: {VisitState.RECEIVED},
+    VisitState.RECEIVED: {VisitState.IN_QC, VisitState.ACCEPTED, VisitState.RECEIVED},
+    VisitState.IN_QC: {VisitState.ACCEPTED, VisitState.RECEIVED},
+    VisitState.ACCEPTED: {VisitState.READ, VisitState.RECEIVED},
+    VisitState.READ: set(),
+}
+
+
+class VisitStatus(models.TextChoices):
+    """What the visit grid shows: the stored state, or for expected visits the window status."""
+
+    UPCOMING = "upcoming", "Upcoming"
+    DUE = "due", "Due"
+    OVERDUE = "overdue", "Overdue"
+    NOT_SCHEDULED = "not_scheduled", "Not scheduled"
+    RECEIVED = "received", "Received"
+    IN_QC = "in_qc", "In QC"
+    ACCEPTED = "accepted", "Accepted"
+    READ = "read", "Read"
+
+
+class Modality(models.TextChoices):
+    CT = "CT", "CT"
+    MR = "MR", "MR"
+    PT = "PT", "PET"
+    NM = "NM", "Nuclear medicine"
+    CR = "CR", "Computed radiography"
+    DX = "DX", "Digital X-ray"
+    US = "US", "Ultrasound"
+    MG = "MG", "Mammography"
+    XA = "XA", "X-ray angiography"
+    OT = "OT", "Other"
+
+
+class ContrastRule(models.TextChoices):
+    REQUIRED = "required", "Contrast required"
+    NOT_ALLOWED = "not_allowed", "No contrast"
+    EITHER = "either", "Either"

@@ -1,0 +1,282 @@
+"""Trials, sites, memberships, participants, the visit schedule, imaging requirements, visits."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from trials.choices import (
+    ContrastRule,
+    Modality,
+    ParticipantStatus,
+    Role,
+    TrialStatus,
+    VisitState,
+    VisitStatus,
+)
+
+trial_code_validator = RegexValidator(
+    r"^[A-Z0-9][A-Z0-9-]{1,31}$", "Use 2-32 upper-case letters, digits and hyphens (e.g. DEMO-ONC-301)."
+)
+site_number_validator = RegexValidator(r"^[0-9]{1,10}$", "A site number is digits only (e.g. 101).")
+country_validator = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter ISO 3166 country code (e.g. DE).")
+# DICOM AE titles: up to 16 characters of the default repertoire, no backslash, not all spaces.
+ae_title_validator = RegexValidator(r"^[A-Za-z0-9_\-.]{1,16}$", "An AE title is 1-16 letters, digits, '_', '-' or '.'.")
+timepoint_code_validator = RegexValidator(r"^[A-Za-z0-9_\-]{1,16}$", "Use 1-16 letters, digits, '_' or '-'.")
+
+
+def _new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Trial(models.Model):
+    code = models.CharField(max_length=32, unique=True, validators=[trial_code_validator])
+    title = models.CharField(max_length=255)
+    sponsor_name = models.CharField("sponsor", max_length=255)
+    indication = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=TrialStatus.choices, default=TrialStatus.SETUP)
+    subject_code_pattern = models.CharField(
+        max_length=100,
+        default=r"{site}-\d{3}",
+        help_text=r"A regular expression every subject code must match in full; {site} stands for the site number. "
+        r"Default: {site}-\d{3} (e.g. 101-001).",
+    )
+    blind_readers = models.BooleanField(
+        default=True, help_text="Readers never see site, subject code, arm or real dates; images carry no site identity."
+    )
+    # De-identification settings (design.md: PS3.15 Basic Profile with per-trial options).
+    deid_secret = models.CharField(max_length=64, default=_new_secret, editable=False)
+    deid_date_shift_max_days = models.PositiveIntegerField(
+        "maximum date shift (days)", default=365, help_text="Each participant's dates move by a secret random offset up to this."
+    )
+    deid_retain_patient_characteristics = models.BooleanField("retain patient characteristics", default=True)
+    deid_retain_modified_dates = models.BooleanField("retain longitudinal dates (shifted)", default=True)
+    deid_clean_descriptors = models.BooleanField("clean descriptors", default=True)
+    deid_retain_device_identity = models.BooleanField("retain device identity", default=False)
+    deid_private_tag_safe_list = models.JSONField(
+        "private tags kept", default=list, blank=True,
+        help_text='Private tags allowed through, as ["(0019,\\"GEMS_ACQU_01\\",xx0C)", ...] (group, creator, element).',
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["deid_secret"])
+
+    class Meta:
+        ordering = ["code"]
+        permissions = [
+            ("manage_trial", "Set up the trial: sites, schedule, imaging protocol, members"),
+            ("view_all_sites", "See every site's participants and visits"),
+            ("view_participant_arm", "See the treatment arm (unblinded)"),
+            ("view_audit_trail", "See and export the audit trail"),
+            ("perform_qc", "Review images, run QC and manage queries"),
+            ("read_images", "Read assigned cases, blinded"),
+            ("adjudicate", "Adjudicate reader disagreements, blinded"),
+            ("view_progress", "See trial progress and download read packages"),
+        ]
+        constraints = [models.CheckConstraint(condition=Q(status__in=TrialStatus.values), name="trial_status_valid")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def subject_code_regex(self, site_number: str) -> str:
+        return self.subject_code_pattern.replace("{site}", re.escape(site_number))
+
+    def clean(self) -> None:
+        try:
+            re.compile(self.subject_code_regex("101"))
+        except re.error as exc:
+            raise ValidationError({"subject_code_pattern": f"Not a valid regular expression: {exc}"}) from exc
+
+
+class Site(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="sites")
+    number = models.CharField(max_length=10, validators=[site_number_validator])
+    name = models.CharField(max_length=255)
+    country = models.CharField(max_length=2, validators=[country_validator])
+    ae_title = models.CharField("DICOM AE title", max_length=16, blank=True, validators=[ae_title_validator])
+    is_active = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["trial", "number"]
+        permissions = [
+            ("view_site_data", "See this site's participants and visits"),
+            ("enrol_participant", "Enrol participants at this site"),
+            ("upload_images", "Upload images for this site's visits"),
+            ("answer_queries", "Answer queries sent to this site"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "number"], name="site_number_unique_in_trial"),
+            models.UniqueConstraint(
+                fields=["trial", "ae_title"], condition=~Q(ae_title=""), name="site_ae_title_unique_in_trial"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="memberships")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["trial", "role", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "trial"], condition=Q(is_active=True), name="one_active_membership_per_trial"
+            ),
+            models.CheckConstraint(
+                condition=(Q(role=Role.SITE_COORDINATOR, site__isnull=False) | (~Q(role=Role.SITE_COORDINATOR) & Q(site__isnull=True))),
+                name="membership_site_iff_site_role",
+            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        where = f" @ {self.site.number}" if self.site_id and self.site else ""
+        return f"{self.user} — {self.get_role_display()} in {self.trial}{where}"
+
+    def clean(self) -> None:
+        if self.role == Role.SITE_COORDINATOR and not self.site_id:
+            raise ValidationError({"site": "A site coordinator belongs to one site: choose it."})
+        if self.role != Role.SITE_COORDINATOR and self.site_id:
+            raise ValidationError({"site": "Only site roles are tied to a site."})
+        if self.site_id and self.trial_id and self.site.trial_id != self.trial_id:
+            raise ValidationError({"site": "That site belongs to another trial."})
+
+
+class Participant(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="participants")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants")
+    subject_code = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=ParticipantStatus.choices, default=ParticipantStatus.ENROLLED)
+    consent_date = models.DateField(null=True, blank=True)
+    treatment_start_date = models.DateField(null=True, blank=True)
+    arm = models.CharField("treatment arm", max_length=64, blank=True)
+    # The secret per-participant date offset used by de-identification (design.md).
+    deid_date_offset_days = models.IntegerField(editable=False, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(excluded_fields=["deid_date_offset_days"])
+
+    class Meta:
+        ordering = ["trial", "subject_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "subject_code"], name="subject_code_unique_in_trial"),
+            models.CheckConstraint(condition=Q(status__in=ParticipantStatus.values), name="participant_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject_code
+
+
+class TimepointDefinition(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="timepoints")
+    code = models.CharField(max_length=16, validators=[timepoint_code_validator])
+    label = models.CharField(max_length=100)
+    order = models.PositiveSmallIntegerField()
+    nominal_day = models.IntegerField(
+        null=True, blank=True, help_text="Day relative to treatment start (blank: event-driven, e.g. end of treatment)."
+    )
+    window_before = models.PositiveSmallIntegerField("window − (days)", default=0)
+    window_after = models.PositiveSmallIntegerField("window + (days)", default=0)
+    is_baseline = models.BooleanField(default=False)
+    required = models.BooleanField(default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["trial", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "code"], name="timepoint_code_unique_in_trial"),
+            models.UniqueConstraint(fields=["trial", "order"], name="timepoint_order_unique_in_trial"),
+            models.UniqueConstraint(fields=["trial"], condition=Q(is_baseline=True), name="one_baseline_per_trial"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+    def window(self, anchor: dt.date | None) -> tuple[dt.date, dt.date] | None:
+        """First and last day of the visit window, or None without an anchor date or nominal day."""
+        if anchor is None or self.nominal_day is None:
+            return None
+        nominal = anchor + dt.timedelta(days=self.nominal_day)
+        return nominal - dt.timedelta(days=self.window_before), nominal + dt.timedelta(days=self.window_after)
+
+
+class ImagingRequirement(models.Model):
+    timepoint = models.ForeignKey(TimepointDefinition, on_delete=models.PROTECT, related_name="imaging_requirements")
+    modality = models.CharField(max_length=4, choices=Modality.choices, default=Modality.CT)
+    body_region = models.CharField(max_length=100, help_text="e.g. Chest/abdomen/pelvis")
+    contrast = models.CharField(max_length=16, choices=ContrastRule.choices, default=ContrastRule.EITHER)
+    max_slice_thickness_mm = models.DecimalField(
+        "max slice thickness (mm)", max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    min_pixel_spacing_mm = models.DecimalField("min pixel spacing (mm)", max_digits=5, decimal_places=3, null=True, blank=True)
+    max_pixel_spacing_mm = models.DecimalField("max pixel spacing (mm)", max_digits=5, decimal_places=3, null=True, blank=True)
+    min_slices = models.PositiveIntegerField(null=True, blank=True)
+    required = models.BooleanField(default=True, help_text="A series meeting this requirement must be present.")
+    other_rules = models.TextField("other acquisition rules", blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["timepoint", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_modality_display()} {self.body_region}"
+
+    def clean(self) -> None:
+        if (
+            self.min_pixel_spacing_mm is not None
+            and self.max_pixel_spacing_mm is not None
+            and self.min_pixel_spacing_mm > self.max_pixel_spacing_mm
+        ):
+            raise ValidationError({"max_pixel_spacing_mm": "The maximum is below the minimum."})
+
+
+class Visit(models.Model):
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="visits")
+    timepoint = models.ForeignKey(TimepointDefinition, on_delete=models.PROTECT, related_name="visits")
+    state = models.CharField(max_length=16, choices=VisitState.choices, default=VisitState.EXPECTED)
+    scan_date = models.DateField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["participant", "timepoint__order"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "timepoint"], name="one_visit_per_timepoint"),
+            models.CheckConstraint(condition=Q(state__in=VisitState.values), name="visit_state_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.timepoint.code}"
+
+    def window(self) -> tuple[dt.date, dt.date] | None:
+        return self.timepoint.window(self.participant.treatment_start_date)
+
+    def status(self, today: dt.date) -> VisitStatus:
+        """The status the visit grid shows on `today` (needs participant and timepoint loaded)."""
+        if self.state != VisitState.EXPECTED:
+            return VisitStatus(self.state)
+        window = self.window()
+        if window is None:
+            return VisitStatus.NOT_SCHEDULED
+        start, end = window
+        if today < start:
+            return VisitStatus.UPCOMING
+        if today <= end:
+            return VisitStatus.DUE
+        return VisitStatus.OVERDUE

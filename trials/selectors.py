@@ -1,0 +1,209 @@
+"""Reads of the trials app, always scoped to what the calling user may see."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Prefetch, Q, QuerySet
+from guardian.shortcuts import get_objects_for_user, get_perms
+
+from ictms.lib.errors import NotFoundError
+from trials.choices import BLINDED_ROLES, Role, VisitStatus
+from trials.models import (
+    ImagingRequirement,
+    Membership,
+    Participant,
+    Site,
+    TimepointDefinition,
+    Trial,
+    Visit,
+)
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def _authenticated(user: AnyUser) -> bool:
+    return bool(user and user.is_authenticated and user.is_active)
+
+
+def trial_list_for_user(*, user: AnyUser) -> QuerySet[Trial]:
+    if not _authenticated(user):
+        return Trial.objects.none()
+    return get_objects_for_user(user, "trials.view_trial", klass=Trial, accept_global_perms=False)
+
+
+def trial_get_for_user(*, user: AnyUser, code: str) -> Trial:
+    trial = trial_list_for_user(user=user).filter(code=code).first()
+    if trial is None:
+        raise NotFoundError("No such trial.")
+    return trial
+
+
+def _trials_with(user: AnyUser, perm: str) -> QuerySet[Trial]:
+    if not _authenticated(user):
+        return Trial.objects.none()
+    return get_objects_for_user(user, perm, klass=Trial, accept_global_perms=False)
+
+
+def _sites_with(user: AnyUser, perm: str) -> QuerySet[Site]:
+    if not _authenticated(user):
+        return Site.objects.none()
+    return get_objects_for_user(user, perm, klass=Site, accept_global_perms=False)
+
+
+@dataclass(frozen=True)
+class TrialAccess:
+    """What one user may do in one trial, computed once per request."""
+
+    trial: Trial
+    role: str | None
+    perms: frozenset[str]
+    site_ids: frozenset[int]  # sites where the user has site-level rights (site roles)
+    site_perms: frozenset[str]
+
+    def can(self, perm: str) -> bool:
+        return perm in self.perms or perm in self.site_perms
+
+    @property
+    def all_sites(self) -> bool:
+        return "view_all_sites" in self.perms
+
+    @property
+    def blinded(self) -> bool:
+        return self.role in BLINDED_ROLES
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label if self.role else ""
+
+
+def trial_access(*, user: AnyUser, trial: Trial) -> TrialAccess:
+    if not _authenticated(user):
+        return TrialAccess(trial, None, frozenset(), frozenset(), frozenset())
+    membership = Membership.objects.filter(user=user, trial=trial, is_active=True).only("role").first()
+    site_rows = _sites_with(user, "trials.view_site_data").filter(trial=trial)
+    site_ids = frozenset(site_rows.values_list("id", flat=True))
+    site_perms: set[str] = set()
+    if site_ids:
+        site_perms = set(get_perms(user, Site.objects.get(pk=min(site_ids))))
+    return TrialAccess(
+        trial=trial,
+        role=membership.role if membership else None,
+        perms=frozenset(get_perms(user, trial)),
+        site_ids=site_ids,
+        site_perms=frozenset(site_perms),
+    )
+
+
+def membership_list_for_user(*, user: AnyUser) -> QuerySet[Membership]:
+    """The caller's own active memberships (for navigation and role home pages)."""
+    if not _authenticated(user):
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user, is_active=True).select_related("trial", "site").order_by("trial__code")
+
+
+def membership_list_for_trial(*, user: AnyUser, trial: Trial | None = None, include_ended: bool = False) -> QuerySet[Membership]:
+    """Memberships of trials the caller administers."""
+    qs = Membership.objects.filter(trial__in=_trials_with(user, "trials.manage_trial")).select_related("user", "trial", "site")
+    if trial is not None:
+        qs = qs.filter(trial=trial)
+    if not include_ended:
+        qs = qs.filter(is_active=True)
+    return qs.order_by("trial__code", "role", "user__username")
+
+
+def site_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> QuerySet[Site]:
+    """Sites whose existence the caller may know: all of a trial for core-lab roles, their own for sites."""
+    qs = Site.objects.filter(
+        Q(trial__in=_trials_with(user, "trials.view_all_sites")) | Q(pk__in=_sites_with(user, "trials.view_site_data"))
+    ).select_related("trial")
+    if trial is not None:
+        qs = qs.filter(trial=trial)
+    return qs.order_by("trial__code", "number")
+
+
+def participant_list_for_user(*, user: AnyUser, trial: Trial | None = None, site: Site | None = None) -> QuerySet[Participant]:
+    qs = Participant.objects.filter(
+        Q(trial__in=_trials_with(user, "trials.view_all_sites")) | Q(site__in=_sites_with(user, "trials.view_site_data"))
+    ).select_related("trial", "site")
+    if trial is not None:
+        qs = qs.filter(trial=trial)
+    if site is not None:
+        qs = qs.filter(site=site)
+    return qs.order_by("trial__code", "subject_code")
+
+
+def participant_get_for_user(*, user: AnyUser, pk: int) -> Participant:
+    participant = participant_list_for_user(user=user).filter(pk=pk).first()
+    if participant is None:
+        raise NotFoundError("No such participant.")
+    return participant
+
+
+def visit_list_for_user(*, user: AnyUser, trial: Trial | None = None, participant: Participant | None = None) -> QuerySet[Visit]:
+    qs = Visit.objects.filter(
+        Q(participant__trial__in=_trials_with(user, "trials.view_all_sites"))
+        | Q(participant__site__in=_sites_with(user, "trials.view_site_data"))
+    ).select_related("participant__site", "participant__trial", "timepoint")
+    if trial is not None:
+        qs = qs.filter(participant__trial=trial)
+    if participant is not None:
+        qs = qs.filter(participant=participant)
+    return qs.order_by("participant__subject_code", "timepoint__order")
+
+
+def visit_get_for_user(*, user: AnyUser, pk: int) -> Visit:
+    visit = visit_list_for_user(user=user).filter(pk=pk).first()
+    if visit is None:
+        raise NotFoundError("No such visit.")
+    return visit
+
+
+def timepoint_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> QuerySet[TimepointDefinition]:
+    qs = TimepointDefinition.objects.filter(trial__in=trial_list_for_user(user=user)).select_related("trial")
+    if trial is not None:
+        qs = qs.filter(trial=trial)
+    return qs.prefetch_related(
+        Prefetch("imaging_requirements", queryset=ImagingRequirement.objects.order_by("id"))
+    ).order_by("trial__code", "order")
+
+
+def imaging_requirement_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> QuerySet[ImagingRequirement]:
+    qs = ImagingRequirement.objects.filter(timepoint__trial__in=trial_list_for_user(user=user)).select_related(
+        "timepoint__trial"
+    )
+    if trial is not None:
+        qs = qs.filter(timepoint__trial=trial)
+    return qs.order_by("timepoint__order", "id")
+
+
+@dataclass(frozen=True)
+class GridRow:
+    participant: Participant
+    cells: list[tuple[Visit | None, VisitStatus | None]]  # (visit, status) per timepoint, in schedule order
+
+
+def visit_grid(*, user: AnyUser, trial: Trial, site: Site | None = None, today: dt.date) -> tuple[list[TimepointDefinition], list[GridRow]]:
+    """Participants × timepoints with each visit's status, in three queries whatever the size."""
+    timepoints = list(TimepointDefinition.objects.filter(trial=trial).order_by("order"))
+    participants = list(participant_list_for_user(user=user, trial=trial, site=site))
+    visits = visit_list_for_user(user=user, trial=trial)
+    if site is not None:
+        visits = visits.filter(participant__site=site)
+    by_key = {(v.participant_id, v.timepoint_id): v for v in visits}
+    rows = []
+    for participant in participants:
+        cells = []
+        for tp in timepoints:
+            visit = by_key.get((participant.pk, tp.pk))
+            cells.append((visit, visit.status(today) if visit else None))
+        rows.append(GridRow(participant, cells))
+    return timepoints, rows
+
+
+def participant_arm_visibility(*, user: AnyUser):  # -> Callable[[Participant], bool]
+    """A predicate telling whether the caller may see a participant's (unblinded) treatment arm."""
+    trial_ids = set(_trials_with(user, "trials.view_participant_arm").values_list("id", flat=True))
+    site_ids = set(_sites_with(user, "trials.enrol_participant").values_list("id", flat=True))
+    return lambda participant: participant.trial_id in trial_ids or participant.site_id in site_ids

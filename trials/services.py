@@ -1,0 +1,455 @@
+"""Every write of the trials app: set-up, memberships, participants. Each call is one audited transaction."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record, diff, snapshot
+from ictms.lib.errors import (
+    DomainError,
+    NotFoundError,
+    PermissionDeniedError,
+    ensure_transition,
+)
+from trials.choices import (
+    PARTICIPANT_TRANSITIONS,
+    SITE_ROLES,
+    TRIAL_TRANSITIONS,
+    VISIT_TRANSITIONS,
+    ParticipantStatus,
+    Role,
+    TrialStatus,
+    VisitState,
+)
+from trials.models import (
+    ImagingRequirement,
+    Membership,
+    Participant,
+    Site,
+    TimepointDefinition,
+    Trial,
+    Visit,
+)
+from trials.permissions import membership_permissions_sync
+
+User = get_user_model()
+
+TRIAL_FIELDS = (
+    "title", "sponsor_name", "indication", "subject_code_pattern", "blind_readers", "deid_date_shift_max_days",
+    "deid_retain_patient_characteristics", "deid_retain_modified_dates", "deid_clean_descriptors",
+    "deid_retain_device_identity", "deid_private_tag_safe_list",
+)
+SITE_FIELDS = ("number", "name", "country", "ae_title", "is_active")
+TIMEPOINT_FIELDS = ("code", "label", "order", "nominal_day", "window_before", "window_after", "is_baseline", "required")
+REQUIREMENT_FIELDS = (
+    "modality", "body_region", "contrast", "max_slice_thickness_mm", "min_pixel_spacing_mm", "max_pixel_spacing_mm",
+    "min_slices", "required", "other_rules",
+)
+PARTICIPANT_FIELDS = ("subject_code", "site", "status", "consent_date", "treatment_start_date", "arm")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def require_trial_perm(actor: AbstractBaseUser, perm: str, trial: Trial) -> None:
+    """403 if the actor sees the trial but lacks `perm`; 404 if they do not see it at all."""
+    if actor.has_perm(f"trials.{perm}", trial):
+        return
+    if actor.has_perm("trials.view_trial", trial):
+        raise PermissionDeniedError()
+    raise NotFoundError("No such trial.")
+
+
+def require_site_perm(actor: AbstractBaseUser, perm: str, site: Site) -> None:
+    if actor.has_perm(f"trials.{perm}", site):
+        return
+    if actor.has_perm("trials.view_site_data", site) or actor.has_perm("trials.view_all_sites", site.trial):
+        raise PermissionDeniedError()
+    raise NotFoundError("No such site.")
+
+
+def _stamp(obj: Any, actor: AbstractBaseUser, reason: str = "") -> None:
+    # simple-history: outside a request (tasks, commands) the history user comes from here.
+    obj._history_user = actor
+    obj._change_reason = reason or None
+
+
+def _save(obj: Any, actor: AbstractBaseUser, reason: str = "", **kwargs: Any) -> None:
+    obj.full_clean()
+    _stamp(obj, actor, reason)
+    obj.save(**kwargs)
+
+
+def _apply(obj: Any, fields: tuple[str, ...], values: dict[str, Any]) -> None:
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in unknown})
+    for name, value in values.items():
+        setattr(obj, name, value)
+
+
+# --- trials -----------------------------------------------------------------------------------
+
+@transaction.atomic
+def trial_create(*, actor: AbstractBaseUser, code: str, title: str, sponsor_name: str, **fields: Any) -> Trial:
+    """Create a trial in set-up; the creator becomes its trial admin. Needs the global add_trial right."""
+    if not actor.has_perm("trials.add_trial"):
+        raise PermissionDeniedError("You may not create trials.")
+    trial = Trial(code=code, title=title, sponsor_name=sponsor_name)
+    _apply(trial, TRIAL_FIELDS, fields)
+    _save(trial, actor)
+    audit_record(actor=actor, action="trial.create", target=trial, trial=trial,
+                 changes=diff({}, snapshot(trial, ("code",) + TRIAL_FIELDS + ("status",))))
+    _membership_create(actor=actor, trial=trial, user=actor, role=Role.TRIAL_ADMIN, site=None)
+    return trial
+
+
+@transaction.atomic
+def trial_update(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Trial:
+    require_trial_perm(actor, "manage_trial", trial)
+    trial = Trial.objects.select_for_update().get(pk=trial.pk)
+    before = snapshot(trial, TRIAL_FIELDS)
+    _apply(trial, TRIAL_FIELDS, fields)
+    changes = diff(before, snapshot(trial, TRIAL_FIELDS))
+    if changes:
+        _save(trial, actor)
+        audit_record(actor=actor, action="trial.update", target=trial, trial=trial, changes=changes)
+    return trial
+
+
+@transaction.atomic
+def trial_status_change(*, actor: AbstractBaseUser, trial: Trial, status: str, reason: str = "") -> Trial:
+    require_trial_perm(actor, "manage_trial", trial)
+    trial = Trial.objects.select_for_update().get(pk=trial.pk)
+    ensure_transition(TRIAL_TRANSITIONS, trial.status, status)
+    if trial.status in (TrialStatus.LOCKED, TrialStatus.CLOSED) and not reason.strip():
+        raise ValidationError({"reason": "Give a reason for changing a locked trial."})
+    before = trial.status
+    trial.status = status
+    _save(trial, actor, reason)
+    audit_record(actor=actor, action="trial.status_change", target=trial, trial=trial, reason=reason,
+                 changes={"status": [before, status]})
+    return trial
+
+
+# --- sites ------------------------------------------------------------------------------------
+
+@transaction.atomic
+def site_create(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Site:
+    require_trial_perm(actor, "manage_trial", trial)
+    site = Site(trial=trial)
+    _apply(site, SITE_FIELDS, fields)
+    site.ae_title = (site.ae_title or "").upper()
+    _save(site, actor)
+    audit_record(actor=actor, action="site.create", target=site, trial=trial, changes=diff({}, snapshot(site, SITE_FIELDS)))
+    return site
+
+
+@transaction.atomic
+def site_update(*, actor: AbstractBaseUser, site: Site, **fields: Any) -> Site:
+    require_trial_perm(actor, "manage_trial", site.trial)
+    site = Site.objects.select_for_update().get(pk=site.pk)
+    before = snapshot(site, SITE_FIELDS)
+    _apply(site, SITE_FIELDS, fields)
+    site.ae_title = (site.ae_title or "").upper()
+    changes = diff(before, snapshot(site, SITE_FIELDS))
+    if changes:
+        _save(site, actor)
+        audit_record(actor=actor, action="site.update", target=site, trial=site.trial, changes=changes)
+    return site
+
+
+# --- schedule ---------------------------------------------------------------------------------
+
+@transaction.atomic
+def timepoint_create(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> TimepointDefinition:
+    """Add a timepoint to the schedule; every participant already enrolled gets the visit."""
+    require_trial_perm(actor, "manage_trial", trial)
+    timepoint = TimepointDefinition(trial=trial)
+    _apply(timepoint, TIMEPOINT_FIELDS, fields)
+    _save(timepoint, actor)
+    audit_record(actor=actor, action="timepoint.create", target=timepoint, trial=trial,
+                 changes=diff({}, snapshot(timepoint, TIMEPOINT_FIELDS)))
+    for participant in Participant.objects.filter(trial=trial):
+        _visit_create(actor=actor, participant=participant, timepoint=timepoint)
+    return timepoint
+
+
+@transaction.atomic
+def timepoint_update(*, actor: AbstractBaseUser, timepoint: TimepointDefinition, **fields: Any) -> TimepointDefinition:
+    require_trial_perm(actor, "manage_trial", timepoint.trial)
+    timepoint = TimepointDefinition.objects.select_for_update().get(pk=timepoint.pk)
+    before = snapshot(timepoint, TIMEPOINT_FIELDS)
+    _apply(timepoint, TIMEPOINT_FIELDS, fields)
+    changes = diff(before, snapshot(timepoint, TIMEPOINT_FIELDS))
+    if changes:
+        _save(timepoint, actor)
+        audit_record(actor=actor, action="timepoint.update", target=timepoint, trial=timepoint.trial, changes=changes)
+    return timepoint
+
+
+@transaction.atomic
+def imaging_requirement_create(*, actor: AbstractBaseUser, timepoint: TimepointDefinition, **fields: Any) -> ImagingRequirement:
+    require_trial_perm(actor, "manage_trial", timepoint.trial)
+    requirement = ImagingRequirement(timepoint=timepoint)
+    _apply(requirement, REQUIREMENT_FIELDS, fields)
+    _save(requirement, actor)
+    audit_record(actor=actor, action="imaging_requirement.create", target=requirement, trial=timepoint.trial,
+                 changes=diff({}, snapshot(requirement, REQUIREMENT_FIELDS)), data={"timepoint": timepoint.code})
+    return requirement
+
+
+@transaction.atomic
+def imaging_requirement_update(*, actor: AbstractBaseUser, requirement: ImagingRequirement, **fields: Any) -> ImagingRequirement:
+    trial = requirement.timepoint.trial
+    require_trial_perm(actor, "manage_trial", trial)
+    requirement = ImagingRequirement.objects.select_for_update().get(pk=requirement.pk)
+    before = snapshot(requirement, REQUIREMENT_FIELDS)
+    _apply(requirement, REQUIREMENT_FIELDS, fields)
+    changes = diff(before, snapshot(requirement, REQUIREMENT_FIELDS))
+    if changes:
+        _save(requirement, actor)
+        audit_record(actor=actor, action="imaging_requirement.update", target=requirement, trial=trial, changes=changes)
+    return requirement
+
+
+@transaction.atomic
+def imaging_requirement_delete(*, actor: AbstractBaseUser, requirement: ImagingRequirement, reason: str = "") -> None:
+    trial = requirement.timepoint.trial
+    require_trial_perm(actor, "manage_trial", trial)
+    audit_record(actor=actor, action="imaging_requirement.delete", target=requirement, trial=trial, reason=reason,
+                 changes=diff(snapshot(requirement, REQUIREMENT_FIELDS), {}))
+    _stamp(requirement, actor, reason)
+    requirement.delete()
+
+
+# --- memberships ------------------------------------------------------------------------------
+
+def _membership_create(*, actor: AbstractBaseUser, trial: Trial, user: AbstractBaseUser, role: str, site: Site | None) -> Membership:
+    if Membership.objects.filter(user=user, trial=trial, is_active=True).exists():
+        raise DomainError(f"{user.get_username()} is already a member of {trial.code}; change their role instead.")
+    membership = Membership(user=user, trial=trial, role=role, site=site if role in SITE_ROLES else None)
+    _save(membership, actor)
+    membership_permissions_sync(user=user, trial=trial)
+    audit_record(actor=actor, action="membership.create", target=membership, trial=trial,
+                 changes=diff({}, {"user": user.get_username(), "role": role, "site": site.number if site else None}))
+    return membership
+
+
+@transaction.atomic
+def membership_invite(
+    *, actor: AbstractBaseUser, trial: Trial, email: str, role: str, site: Site | None = None,
+    first_name: str = "", last_name: str = "", username: str = "",
+) -> tuple[Membership, bool]:
+    """Give a person a role in the trial, creating their account if needed.
+
+    Returns (membership, created_user). A new account has no usable password; the caller sends
+    the set-password e-mail after commit (`membership_invitation_send`).
+    """
+    require_trial_perm(actor, "manage_trial", trial)
+    if role not in Role.values:
+        raise ValidationError({"role": "Unknown role."})
+    if role in SITE_ROLES:
+        if site is None:
+            raise ValidationError({"site": "Choose the site this person works at."})
+        if site.trial_id != trial.pk:
+            raise ValidationError({"site": "That site belongs to another trial."})
+    email = email.strip().lower()
+    if not email:
+        raise ValidationError({"email": "An e-mail address is required."})
+    user = User.objects.filter(email__iexact=email).first()
+    created = False
+    if user is None:
+        username = (username or email.split("@")[0]).strip()
+        if User.objects.filter(username=username).exists():
+            username = f"{username}{secrets.randbelow(9000) + 1000}"
+        user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+        user.set_unusable_password()
+        user.full_clean()
+        user.save()
+        created = True
+        audit_record(actor=actor, action="user.create", target=user, trial=trial,
+                     data={"username": user.username, "email": email})
+    membership = _membership_create(actor=actor, trial=trial, user=user, role=role, site=site)
+    if created:
+        from trials.tasks import membership_invitation_send_task
+
+        transaction.on_commit(lambda: membership_invitation_send_task.delay(membership.pk))
+    return membership, created
+
+
+def _ensure_admin_remains(membership: Membership, new_role: str | None) -> None:
+    if membership.role == Role.TRIAL_ADMIN and new_role != Role.TRIAL_ADMIN:
+        others = Membership.objects.filter(trial=membership.trial, role=Role.TRIAL_ADMIN, is_active=True).exclude(pk=membership.pk)
+        if not others.exists():
+            raise DomainError("A trial must keep at least one trial admin.")
+
+
+@transaction.atomic
+def membership_change_role(
+    *, actor: AbstractBaseUser, membership: Membership, role: str, site: Site | None = None, reason: str
+) -> Membership:
+    """Change a member's role (and site); a reason is mandatory and audited."""
+    require_trial_perm(actor, "manage_trial", membership.trial)
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "Give a reason for changing this member's role."})
+    membership = Membership.objects.select_for_update().select_related("trial", "site", "user").get(pk=membership.pk)
+    if not membership.is_active:
+        raise DomainError("This membership has ended.")
+    if role in SITE_ROLES and (site is None or site.trial_id != membership.trial_id):
+        raise ValidationError({"site": "Choose a site of this trial."})
+    _ensure_admin_remains(membership, role)
+    before = {"role": membership.role, "site": membership.site.number if membership.site else None}
+    membership.role = role
+    membership.site = site if role in SITE_ROLES else None
+    _save(membership, actor, reason)
+    membership_permissions_sync(user=membership.user, trial=membership.trial)
+    after = {"role": membership.role, "site": membership.site.number if membership.site else None}
+    audit_record(actor=actor, action="membership.role_change", target=membership, trial=membership.trial,
+                 reason=reason, changes=diff(before, after))
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: AbstractBaseUser, membership: Membership, reason: str) -> Membership:
+    """End a membership (it is kept, inactive, for the record); a reason is mandatory and audited."""
+    require_trial_perm(actor, "manage_trial", membership.trial)
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "Give a reason for removing this member."})
+    membership = Membership.objects.select_for_update().select_related("trial", "user").get(pk=membership.pk)
+    if not membership.is_active:
+        raise DomainError("This membership has already ended.")
+    _ensure_admin_remains(membership, None)
+    membership.is_active = False
+    membership.ended_at = timezone.now()
+    _save(membership, actor, reason)
+    membership_permissions_sync(user=membership.user, trial=membership.trial)
+    audit_record(actor=actor, action="membership.remove", target=membership, trial=membership.trial,
+                 reason=reason, changes={"is_active": [True, False]})
+    return membership
+
+
+# --- participants and visits -------------------------------------------------------------------
+
+def _visit_create(*, actor: AbstractBaseUser, participant: Participant, timepoint: TimepointDefinition) -> Visit:
+    visit = Visit(participant=participant, timepoint=timepoint)
+    _save(visit, actor)
+    return visit
+
+
+def _validate_subject_code(trial: Trial, site: Site, code: str) -> None:
+    pattern = trial.subject_code_regex(site.number)
+    if not re.fullmatch(pattern, code):
+        example = trial.subject_code_pattern.replace("{site}", site.number).replace(r"\d{3}", "001")
+        raise ValidationError({"subject_code": f"'{code}' does not match this trial's subject code format ({example})."})
+
+
+def _date_offset(trial: Trial) -> int:
+    # A secret, non-zero shift: dates of all of this participant's studies move together.
+    span = max(1, trial.deid_date_shift_max_days)
+    offset = secrets.randbelow(span) + 1
+    return -offset if secrets.randbelow(2) else offset
+
+
+@transaction.atomic
+def participant_enrol(
+    *, actor: AbstractBaseUser, site: Site, subject_code: str, consent_date: dt.date | None = None,
+    treatment_start_date: dt.date | None = None, arm: str = "", status: str = ParticipantStatus.ENROLLED,
+) -> Participant:
+    """Enrol a participant at a site and create their visits from the schedule."""
+    require_site_perm(actor, "enrol_participant", site)
+    site = Site.objects.select_related("trial").get(pk=site.pk)  # fresh: the pattern or status may have changed
+    trial = site.trial
+    if trial.status in ("locked", "closed"):
+        raise DomainError(f"{trial.code} is {trial.status}; no new participants.")
+    if status not in (ParticipantStatus.SCREENING, ParticipantStatus.ENROLLED):
+        raise ValidationError({"status": "A new participant is in screening or enrolled."})
+    subject_code = subject_code.strip()
+    _validate_subject_code(trial, site, subject_code)
+    if Participant.objects.filter(trial=trial, subject_code=subject_code).exists():
+        raise ValidationError({"subject_code": f"Subject code {subject_code} is already used in {trial.code}."})
+    participant = Participant(
+        trial=trial, site=site, subject_code=subject_code, status=status, consent_date=consent_date,
+        treatment_start_date=treatment_start_date, arm=arm, deid_date_offset_days=_date_offset(trial),
+    )
+    _save(participant, actor)
+    audit_record(actor=actor, action="participant.enrol", target=participant, trial=trial,
+                 changes=diff({}, snapshot(participant, PARTICIPANT_FIELDS)))
+    for timepoint in TimepointDefinition.objects.filter(trial=trial).order_by("order"):
+        _visit_create(actor=actor, participant=participant, timepoint=timepoint)
+    return participant
+
+
+@transaction.atomic
+def participant_update(
+    *, actor: AbstractBaseUser, participant: Participant, reason: str = "", **fields: Any
+) -> Participant:
+    """Record or correct consent / treatment-start dates and arm; correcting a recorded value needs a reason."""
+    require_site_perm(actor, "enrol_participant", participant.site)
+    allowed = ("consent_date", "treatment_start_date", "arm")
+    participant = Participant.objects.select_for_update().select_related("trial", "site").get(pk=participant.pk)
+    before = snapshot(participant, allowed)
+    _apply(participant, allowed, fields)
+    changes = diff(before, snapshot(participant, allowed))
+    if not changes:
+        return participant
+    corrected = [name for name, (old, _new) in changes.items() if old not in (None, "")]
+    if corrected and not reason.strip():
+        raise ValidationError({"reason": f"Give a reason for correcting {', '.join(corrected)}."})
+    _save(participant, actor, reason)
+    audit_record(actor=actor, action="participant.update", target=participant, trial=participant.trial,
+                 reason=reason, changes=changes)
+    return participant
+
+
+@transaction.atomic
+def participant_status_change(*, actor: AbstractBaseUser, participant: Participant, status: str, reason: str = "") -> Participant:
+    require_site_perm(actor, "enrol_participant", participant.site)
+    participant = Participant.objects.select_for_update().select_related("trial").get(pk=participant.pk)
+    ensure_transition(PARTICIPANT_TRANSITIONS, participant.status, status)
+    if status in (ParticipantStatus.WITHDRAWN, ParticipantStatus.SCREEN_FAILED) and not reason.strip():
+        raise ValidationError({"reason": "Give a reason."})
+    before = participant.status
+    participant.status = status
+    _save(participant, actor, reason)
+    audit_record(actor=actor, action="participant.status_change", target=participant, trial=participant.trial,
+                 reason=reason, changes={"status": [before, status]})
+    return participant
+
+
+@transaction.atomic
+def visit_transition(
+    *, actor: AbstractBaseUser | None, visit: Visit, state: str, reason: str = "", scan_date: dt.date | None = None,
+    data: dict[str, Any] | None = None,
+) -> Visit:
+    """Move a visit's imaging workflow state (received, in QC, accepted, read).
+
+    Callers are other services (imaging, reads) that have already checked the actor's right to
+    do the business action that causes the move; this keeps the visit's state table in one place.
+    """
+    visit = Visit.objects.select_for_update().select_related("participant__trial").get(pk=visit.pk)
+    ensure_transition(VISIT_TRANSITIONS, visit.state, state)
+    before = snapshot(visit, ("state", "scan_date"))
+    visit.state = state
+    now = timezone.now()
+    if state == VisitState.RECEIVED:
+        visit.received_at = visit.received_at or now
+        visit.accepted_at = None
+    if state == VisitState.ACCEPTED:
+        visit.accepted_at = now
+    if scan_date is not None:
+        visit.scan_date = scan_date
+    if actor is not None:
+        _stamp(visit, actor, reason)
+    visit.full_clean()
+    visit.save()
+    audit_record(actor=actor, action="visit.state_change", target=visit, trial=visit.participant.trial, reason=reason,
+                 changes=diff(before, snapshot(visit, ("state", "scan_date"))), data=data)
+    return visit
