@@ -1,0 +1,830 @@
+"""De-identify one DICOM file: the header is rewritten per PS3.15, the pixel data is copied byte for byte.
+
+How a file goes through:
+
+1. Sniff: empty, "DICM" at offset 128, or a bare dataset (no preamble, no
+   file meta) that starts like one; anything else is not DICOM.
+2. Parse the header only, up to the pixel data: the lean reader
+   (fastread.py) for ordinary little endian files, pydicom's reader for
+   everything else. Element values stay raw bytes.
+3. Walk every element once, top level and inside every kept sequence item,
+   and apply the resolved action of its tag (profile.py) while encoding
+   the output (rewrite.py). Unknown tags are removed, private tags are
+   removed unless on the safe list.
+4. Write group 0012 (clinical trial identification and what was done),
+   a fresh file meta, and the cleaned header; then copy the pixel data
+   element from the source unchanged (native or encapsulated, any transfer
+   syntax), checking its length so a truncated file is refused. Anything
+   after the pixel data (padding, digital signatures, trailing private
+   groups) is dropped: the profile removes all of it.
+
+Nothing here logs or raises a value from the file. pydicom's own warnings
+and validation messages can quote values and file names, so they are
+silenced while a file is processed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import logging
+import os
+import struct
+import threading
+import uuid
+import zlib
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import BinaryIO, Iterator, Union
+
+from pydicom import config as pydicom_config
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import dcmread, read_dataset
+from pydicom.filewriter import write_file_meta_info
+from pydicom.multival import MultiValue
+
+from .context import ContextFactory, DeidContext, patient_key
+from .descriptors import IDENTIFYING_KEYWORDS, scrubber_for, split_identifying_value
+from .errors import EmptyFileError, NotDicomError, SkippedFile, TruncatedError, UnsupportedError
+from .fastread import read_header_fast
+from .profile import resolve_profile
+from .rewrite import Encoder, Rewriter, encoded_trial_elements
+
+__all__ = [
+    "DeidResult",
+    "IMPLEMENTATION_CLASS_UID",
+    "deidentify_bytes",
+    "deidentify_file",
+    "prepare",
+    "PreparedFile",
+    "remap_uid",
+]
+
+ContextLike = Union[DeidContext, ContextFactory]
+
+IMPLEMENTATION_CLASS_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, 'https://ictms.invalid/deid').int}"
+IMPLEMENTATION_VERSION_NAME = "ICTMS_DEID_1"
+
+_DEFLATED = "1.2.840.10008.1.2.1.99"
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_EXPLICIT_BE = "1.2.840.10008.1.2.2"
+_NATIVE_SYNTAXES = frozenset({_IMPLICIT_LE, _EXPLICIT_LE, _EXPLICIT_BE, _DEFLATED})
+_DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+_SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
+_ULTRASOUND_SOP_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.6.1",  # US Image
+        "1.2.840.10008.5.1.4.1.1.3.1",  # US Multi-frame Image
+        "1.2.840.10008.5.1.4.1.1.6.2",  # Enhanced US Volume
+    }
+)
+_PIXEL_TAGS = {0x7FE00010: 0, 0x7FE00008: 32, 0x7FE00009: 64}  # tag -> fixed bits per sample
+_LONG_LENGTH_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
+_UNDEFINED = 0xFFFFFFFF
+_COPY_CHUNK = 1 << 20
+
+# Attributes read from the original header before it is cleaned.
+_PATIENT_ID, _PATIENT_NAME, _BIRTH_DATE = 0x00100020, 0x00100010, 0x00100030
+_SOP_CLASS, _SOP_INSTANCE = 0x00080016, 0x00080018
+_DIRECTORY_RECORDS = 0x00041220
+
+# --------------------------------------------------------------------------- UIDs
+
+
+def remap_uid(secret: bytes, uid: str) -> str:
+    """Return the de-identified UID for `uid`: 2.25.<UUID derived from HMAC-SHA256(secret, uid)>.
+
+    The first 128 bits of the HMAC are laid out as an RFC 9562 version 8
+    UUID, so the result is a valid 2.25 UID (at most 44 characters). Same
+    secret and UID give the same new UID; without the secret it cannot be
+    reversed or recomputed.
+    """
+    digest = hmac.new(secret, uid.encode("ascii", "replace"), hashlib.sha256).digest()
+    number = int.from_bytes(digest[:16], "big")
+    number = (number & ~(0xF << 76)) | (0x8 << 76)  # version 8
+    number = (number & ~(0x3 << 62)) | (0x2 << 62)  # RFC variant
+    return f"2.25.{number}"
+
+
+# --------------------------------------------------------------------------- quiet pydicom
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[int, int, bool] = (0, 0, False)
+_pydicom_logger = logging.getLogger("pydicom")
+
+
+@contextmanager
+def _pydicom_silenced() -> Iterator[None]:
+    """Stop pydicom from logging or warning with values of the file being processed.
+
+    pydicom's validation messages quote element values (PHI) and its reader
+    quotes file names. Validation is switched off (the engine writes valid
+    values itself) and the pydicom logger is muted. Reference-counted so
+    threads that overlap restore the settings only when the last one leaves.
+    """
+    global _quiet_depth, _quiet_saved
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            settings = pydicom_config.settings
+            _quiet_saved = (
+                settings.reading_validation_mode,
+                settings.writing_validation_mode,
+                _pydicom_logger.disabled,
+            )
+            settings.reading_validation_mode = pydicom_config.IGNORE
+            settings.writing_validation_mode = pydicom_config.IGNORE
+            _pydicom_logger.disabled = True
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                settings = pydicom_config.settings
+                settings.reading_validation_mode, settings.writing_validation_mode, disabled = _quiet_saved
+                _pydicom_logger.disabled = disabled
+
+
+class _Nameless:
+    """A file-like without a `name`, so that no pydicom message can quote the path."""
+
+    __slots__ = ("read", "seek", "tell")
+
+    def __init__(self, fp: BinaryIO) -> None:
+        self.read = fp.read
+        self.seek = fp.seek
+        self.tell = fp.tell
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class DeidResult:
+    """What the database needs about a de-identified instance. Every value comes from the output (no PHI).
+
+    `original_patient_key` is a keyed hash of the original patient identity
+    (see context.patient_key): equal keys mean the same patient, without
+    storing who. `qc_flags` name what QC must look at: "burned_in_annotation"
+    (declared YES), "recognizable_visual_features", "ultrasound",
+    "secondary_capture".
+    """
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    frame_of_reference_uid: str
+    transfer_syntax_uid: str
+    modality: str
+    subject_code: str
+    study_date: str
+    series_date: str
+    acquisition_date: str
+    series_number: int | None
+    instance_number: int | None
+    acquisition_number: int | None
+    study_description: str
+    series_description: str
+    body_part_examined: str
+    manufacturer: str
+    manufacturer_model_name: str
+    patient_sex: str
+    patient_age: str
+    rows: int | None
+    columns: int | None
+    number_of_frames: int
+    bits_allocated: int | None
+    slice_thickness: float | None
+    spacing_between_slices: float | None
+    pixel_spacing: tuple[float, float] | None
+    image_position_patient: tuple[float, float, float] | None
+    image_orientation_patient: tuple[float, float, float, float, float, float] | None
+    slice_location: float | None
+    has_contrast: bool
+    contrast_bolus_agent: str
+    original_patient_key: str
+    qc_flags: tuple[str, ...]
+    private_elements_removed: int
+    sha256: str
+    size: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class PreparedFile:
+    """A de-identified header waiting to be written, and where the pixel data sits in the source.
+
+    `fields` are the DeidResult fields known before writing (all but sha256
+    and size). `tail_offset` and `tail_length` locate the pixel data element
+    in the source; the length is 0 when the object has no pixel data or was
+    rewritten whole (deflated files). The output is `header` + that range.
+    """
+
+    header: bytes
+    tail_offset: int
+    tail_length: int
+    fields: dict[str, object]
+
+    @property
+    def sop_instance_uid(self) -> str:
+        return str(self.fields["sop_instance_uid"])
+
+    @property
+    def study_instance_uid(self) -> str:
+        return str(self.fields["study_instance_uid"])
+
+    @property
+    def series_instance_uid(self) -> str:
+        return str(self.fields["series_instance_uid"])
+
+    def write(self, source: BinaryIO, destination: BinaryIO) -> DeidResult:
+        """Write header + pixel data to `destination`, return the result with the output's SHA-256 and size."""
+        digest = hashlib.sha256(self.header)
+        destination.write(self.header)
+        size = len(self.header)
+        if self.tail_length:
+            source.seek(self.tail_offset)
+            remaining = self.tail_length
+            while remaining:
+                chunk = source.read(min(_COPY_CHUNK, remaining))
+                if not chunk:
+                    raise TruncatedError()
+                digest.update(chunk)
+                destination.write(chunk)
+                remaining -= len(chunk)
+            size += self.tail_length
+        return DeidResult(**self.fields, sha256=digest.hexdigest(), size=size)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+_FIRST_GROUPS = (0x0000, 0x0002, 0x0004, 0x0008)
+
+
+def _plausible_bare_dataset(head: bytes, size: int) -> bool:
+    """Whether a file without preamble starts like a DICOM data set (implicit or explicit VR).
+
+    Scanners that write no file meta start with group 0008 (or a group
+    length); a file meta without preamble starts with group 0002. This only
+    screens out obvious non-DICOM: the SOP Class and Instance UIDs are
+    checked after parsing.
+    """
+    if len(head) < 8:
+        return False
+    group_le = struct.unpack_from("<H", head)[0]
+    group_be = struct.unpack_from(">H", head)[0]
+    vr = head[4:6]
+    explicit = vr.isalpha() and vr.isupper()
+    if group_le in _FIRST_GROUPS:
+        return explicit or struct.unpack_from("<L", head, 4)[0] < size
+    return group_be in _FIRST_GROUPS and explicit
+
+
+def _read_header(fp: BinaryIO, size: int, *, whole: bool = False) -> tuple[Dataset, bool]:
+    """Parse the header (or the whole file); return the dataset and whether it had a preamble."""
+    if size == 0:
+        raise EmptyFileError()
+    fp.seek(0)
+    head = fp.read(132)
+    fp.seek(0)
+    has_preamble = len(head) == 132 and head[128:132] == b"DICM"
+    if not has_preamble and not _plausible_bare_dataset(head, size):
+        raise NotDicomError()
+    try:
+        dataset = dcmread(_Nameless(fp), stop_before_pixels=not whole, force=not has_preamble)
+    # pydicom is handed untrusted bytes and fails on garbage in many ways
+    # (struct.error, ValueError, KeyError, EOFError, ...); all of them mean
+    # the same thing to the site, and their messages may quote file values.
+    except Exception:
+        at_end = fp.tell() >= size
+        raise (TruncatedError() if at_end and has_preamble else NotDicomError()) from None
+    return dataset, has_preamble
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, MultiValue)):
+        return "\\".join(str(item) for item in value)
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace")
+    return str(value)
+
+
+def _get_text(dataset: Dataset, tag: int) -> str:
+    """The value of `tag` as text, without converting the element in the dataset (it is written raw later)."""
+    item = dataset.get_item(tag)
+    if item is None:
+        return ""
+    if isinstance(item, RawDataElement):
+        value = item.value
+        return value.decode("latin-1").strip(" \x00") if isinstance(value, bytes) else ""
+    return _text(item.value).strip(" \x00")
+
+
+def _looks_like_uid(value: str) -> bool:
+    return 0 < len(value) <= 64 and all(char.isdigit() or char == "." for char in value)
+
+
+def _check_complete(fp: BinaryIO, size: int, dataset: Dataset, little_endian: bool) -> None:
+    """Refuse a header cut off at the end of the file (pydicom reads short values silently)."""
+    if not len(dataset):
+        raise TruncatedError()
+    last_tag = next(reversed(dataset.keys()))
+    last = dataset.get_item(last_tag)
+    if isinstance(last, RawDataElement):
+        if last.length == _UNDEFINED:
+            return
+        value = last.value or b""
+        if len(value) < last.length or last.value_tell + last.length != size:
+            raise TruncatedError()
+        return
+    if not (last.VR == "SQ" and last.is_undefined_length):
+        return  # an element pydicom decoded while reading (an empty one): complete
+    # An undefined-length sequence parsed by pydicom: the file must end with
+    # its Sequence Delimitation Item.
+    fp.seek(max(size - 8, 0))
+    delimiter = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00" if little_endian else b"\xff\xfe\xe0\xdd\x00\x00\x00\x00"
+    if fp.read(8) != delimiter:
+        raise TruncatedError()
+
+
+def _check_trailing(fp: BinaryIO, start: int, size: int, implicit: bool, little_endian: bool) -> None:
+    """Refuse a file cut inside the elements that follow its pixel data (they are dropped, but must be whole)."""
+    fp.seek(start)
+    try:
+        trailing = read_dataset(fp, implicit, little_endian)
+    except Exception:  # untrusted bytes, see _read_header
+        raise TruncatedError() from None
+    if not len(trailing):
+        raise TruncatedError()  # fewer than 8 bytes left: half an element header
+    _check_complete(fp, size, trailing, little_endian)
+
+
+def _pixel_element_length(
+    fp: BinaryIO, start: int, size: int, implicit: bool, little_endian: bool
+) -> tuple[int, int, int | None]:
+    """Return (tag, element length in bytes, value length or None if encapsulated) of the pixel element at `start`."""
+    endian = "<" if little_endian else ">"
+    fp.seek(start)
+    header = fp.read(8)
+    if len(header) < 8:
+        raise TruncatedError()
+    group, element = struct.unpack(endian + "HH", header[:4])
+    tag = group << 16 | element
+    if tag not in _PIXEL_TAGS:
+        raise UnsupportedError("unexpected data after the header")
+    if implicit:
+        length = struct.unpack(endian + "L", header[4:8])[0]
+        header_length = 8
+    elif not (header[4:6].isalpha() and header[4:6].isupper()):
+        raise UnsupportedError("damaged pixel data element")
+    elif header[4:6] in _LONG_LENGTH_VRS:
+        extra = fp.read(4)
+        if len(extra) < 4:
+            raise TruncatedError()
+        length = struct.unpack(endian + "L", extra)[0]
+        header_length = 12
+    else:
+        length = struct.unpack(endian + "H", header[6:8])[0]
+        header_length = 8
+    if length != _UNDEFINED:
+        total = header_length + length
+        if start + total > size:
+            raise TruncatedError()
+        return tag, total, length
+    # Encapsulated: a Basic Offset Table item, fragment items, then a
+    # Sequence Delimitation Item. Walk the item headers only.
+    position = start + header_length
+    while True:
+        fp.seek(position)
+        item = fp.read(8)
+        if len(item) < 8:
+            raise TruncatedError()
+        item_group, item_element, item_length = struct.unpack(endian + "HHL", item)
+        if item_group != 0xFFFE:
+            raise UnsupportedError("damaged encapsulated pixel data")
+        if item_element == 0xE000:
+            if item_length == _UNDEFINED:
+                raise UnsupportedError("damaged encapsulated pixel data")
+            position += 8 + item_length
+            if position > size:
+                raise TruncatedError()
+        elif item_element == 0xE0DD:
+            return tag, position + 8 - start, None
+        else:
+            raise UnsupportedError("damaged encapsulated pixel data")
+
+
+def _int_value(dataset: Dataset, tag: int) -> int | None:
+    """An integer attribute (US, IS) without converting the element in the dataset."""
+    item = dataset.get_item(tag)
+    if item is None:
+        return None
+    if isinstance(item, RawDataElement):
+        value = item.value if isinstance(item.value, bytes) else b""
+        vr = item.VR or dictionary_VR(tag)
+        if vr in ("US", "UL", "SS", "SL"):
+            code = {"US": "H", "UL": "L", "SS": "h", "SL": "l"}[vr]
+            code = ("<" if item.is_little_endian else ">") + code
+            return struct.unpack_from(code, value)[0] if len(value) >= struct.calcsize(code) else None
+        text = value.decode("latin-1").strip(" \x00").split("\\")[0]
+    else:
+        value = item.value
+        if isinstance(value, (list, MultiValue)):
+            value = value[0] if len(value) else None
+        text = "" if value is None else str(value)
+    try:
+        return int(float(text)) if text else None
+    except ValueError:
+        return None
+
+
+def _expected_native_length(dataset: Dataset, fixed_bits: int) -> int | None:
+    rows, columns = _int_value(dataset, 0x00280010), _int_value(dataset, 0x00280011)
+    if not rows or not columns:
+        return None
+    samples = _int_value(dataset, 0x00280002) or 1
+    frames = _int_value(dataset, 0x00280008) or 1
+    bits = fixed_bits or _int_value(dataset, 0x00280100) or 0
+    if not bits:
+        return None
+    if samples == 3 and _get_text(dataset, 0x00280004).upper() == "YBR_FULL_422":
+        samples = 2  # chroma subsampled horizontally: two samples per pixel on average
+    return (rows * columns * samples * frames * bits + 7) // 8
+
+
+
+# --------------------------------------------------------------------------- summary
+
+# Top-level attributes whose output values the summary reports.
+_WATCHED_KEYWORDS = (
+    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "FrameOfReferenceUID",
+    "Modality", "StudyDate", "SeriesDate", "AcquisitionDate", "SeriesNumber", "InstanceNumber",
+    "AcquisitionNumber", "StudyDescription", "SeriesDescription", "BodyPartExamined", "Manufacturer",
+    "ManufacturerModelName", "PatientSex", "PatientAge", "Rows", "Columns", "NumberOfFrames",
+    "BitsAllocated", "SliceThickness", "SpacingBetweenSlices", "PixelSpacing", "ImagerPixelSpacing",
+    "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation", "ContrastBolusAgent",
+)
+_WATCHED = {keyword: tag_for_keyword(keyword) for keyword in _WATCHED_KEYWORDS}
+_WATCHED_TAGS = frozenset(_WATCHED.values())
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _integer(text: str) -> int | None:
+    number = _float(text.split("\\")[0]) if text else None
+    return int(number) if number is not None else None
+
+
+def _floats(text: str, count: int) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    numbers = [_float(part.strip()) for part in text.split("\\")]
+    if len(numbers) != count or any(number is None for number in numbers):
+        return None
+    return tuple(numbers)  # type: ignore[arg-type]
+
+
+def _functional_group_value(dataset: Dataset, sequence: str, inner: str, keyword: str) -> str:
+    """A geometry value from the first functional group item (enhanced multi-frame objects)."""
+    if tag_for_keyword(sequence) not in dataset:
+        return ""
+    groups = dataset[sequence].value
+    if not groups or inner not in groups[0]:
+        return ""
+    items = groups[0][inner].value
+    if not items or keyword not in items[0]:
+        return ""
+    return _text(items[0][keyword].value)
+
+
+def _summary_fields(final: dict[int, str], dataset: Dataset, context: DeidContext) -> dict[str, object]:
+    """Key header values of the output (from the rewritten values), for the caller's database and QC."""
+
+    def text(keyword: str) -> str:
+        return final.get(_WATCHED[keyword], "").strip(" \x00")
+
+    def geometry(keyword: str, inner: str, per_frame: bool = False) -> str:
+        value = text(keyword)
+        if value or 0x52009229 not in dataset and 0x52009230 not in dataset:
+            return value
+        sequence = "PerFrameFunctionalGroupsSequence" if per_frame else "SharedFunctionalGroupsSequence"
+        return _functional_group_value(dataset, sequence, inner, keyword)
+
+    return {
+        "study_instance_uid": text("StudyInstanceUID"),
+        "series_instance_uid": text("SeriesInstanceUID"),
+        "sop_instance_uid": text("SOPInstanceUID"),
+        "sop_class_uid": text("SOPClassUID"),
+        "frame_of_reference_uid": text("FrameOfReferenceUID"),
+        "modality": text("Modality"),
+        "subject_code": context.subject_code,
+        "study_date": text("StudyDate"),
+        "series_date": text("SeriesDate"),
+        "acquisition_date": text("AcquisitionDate"),
+        "series_number": _integer(text("SeriesNumber")),
+        "instance_number": _integer(text("InstanceNumber")),
+        "acquisition_number": _integer(text("AcquisitionNumber")),
+        "study_description": text("StudyDescription"),
+        "series_description": text("SeriesDescription"),
+        "body_part_examined": text("BodyPartExamined"),
+        "manufacturer": text("Manufacturer"),
+        "manufacturer_model_name": text("ManufacturerModelName"),
+        "patient_sex": text("PatientSex"),
+        "patient_age": text("PatientAge"),
+        "rows": _integer(text("Rows")),
+        "columns": _integer(text("Columns")),
+        "number_of_frames": _integer(text("NumberOfFrames")) or 1,
+        "bits_allocated": _integer(text("BitsAllocated")),
+        "slice_thickness": _float(geometry("SliceThickness", "PixelMeasuresSequence")),
+        "spacing_between_slices": _float(geometry("SpacingBetweenSlices", "PixelMeasuresSequence")),
+        "pixel_spacing": _floats(geometry("PixelSpacing", "PixelMeasuresSequence") or text("ImagerPixelSpacing"), 2),
+        "image_position_patient": _floats(geometry("ImagePositionPatient", "PlanePositionSequence", True), 3),
+        "image_orientation_patient": _floats(geometry("ImageOrientationPatient", "PlaneOrientationSequence"), 6),
+        "slice_location": _float(text("SliceLocation")),
+        "contrast_bolus_agent": text("ContrastBolusAgent"),
+    }
+
+
+def _qc_flags(dataset: Dataset, sop_class: str) -> tuple[str, ...]:
+    flags = []
+    if _get_text(dataset, 0x00280301).upper() == "YES":
+        flags.append("burned_in_annotation")
+    if _get_text(dataset, 0x00280302).upper() == "YES":
+        flags.append("recognizable_visual_features")
+    if _get_text(dataset, 0x00080060).upper() == "US" or sop_class in _ULTRASOUND_SOP_CLASSES:
+        flags.append("ultrasound")
+    if sop_class.startswith(_SECONDARY_CAPTURE_PREFIX):
+        flags.append("secondary_capture")
+    return tuple(flags)
+
+
+def _has_contrast(dataset: Dataset) -> bool:
+    return bool(_get_text(dataset, 0x00180010)) or 0x00180012 in dataset
+
+
+_IDENTIFYING_TAGS = tuple(tag_for_keyword(keyword) for keyword in IDENTIFYING_KEYWORDS)
+
+
+def _identifying_values(dataset: Dataset, codec: str | None) -> list[str]:
+    """Values of the original header to scrub out of descriptors, decoded with its character set."""
+    values: list[str] = []
+    for tag in _IDENTIFYING_TAGS:
+        item = dataset.get_item(tag)
+        if item is None:
+            continue
+        if codec is not None and isinstance(item, RawDataElement) and isinstance(item.value, bytes):
+            text = item.value.decode(codec, "replace")
+        else:
+            try:
+                text = _text(dataset[tag].value)
+            except Exception:  # undecodable: nothing to look for (the element is removed anyway)
+                continue
+        for part in text.split("\\"):
+            values.extend(split_identifying_value(part))
+    try:
+        other_ids = dataset[0x00101002].value if 0x00101002 in dataset else ()  # OtherPatientIDsSequence
+        for entry in other_ids or ():
+            if 0x00100020 in entry:
+                values.extend(split_identifying_value(_text(entry[0x00100020].value)))
+    except Exception:  # a damaged sequence: removed anyway
+        pass
+    return values
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def _resolve_context(dataset: Dataset, context: ContextLike) -> tuple[DeidContext, str]:
+    key = patient_key(
+        context.key_secret,
+        _get_text(dataset, _PATIENT_ID),
+        _get_text(dataset, _PATIENT_NAME),
+        _get_text(dataset, _BIRTH_DATE),
+    )
+    resolved = context if isinstance(context, DeidContext) else context(key)
+    return resolved, key
+
+
+def prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
+    """De-identify the header of the DICOM file open in `fp` (`size` bytes long).
+
+    Raises EmptyFileError, NotDicomError, TruncatedError, UnsupportedError,
+    or SkippedFile for a DICOMDIR.
+    """
+    with _pydicom_silenced():
+        return _prepare(fp, size, context)
+
+
+def _sniff(fp: BinaryIO, size: int) -> None:
+    """Refuse empty files and files that do not even start like DICOM, before any parsing."""
+    if size == 0:
+        raise EmptyFileError()
+    fp.seek(0)
+    head = fp.read(132)
+    has_preamble = len(head) == 132 and head[128:132] == b"DICM"
+    if not has_preamble and not _plausible_bare_dataset(head, size):
+        raise NotDicomError()
+
+
+def _prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
+    _sniff(fp, size)
+    fast = read_header_fast(fp, size)
+    if fast is not None:
+        # The lean reader checked every length against the file: the header is whole.
+        dataset, has_preamble, meta, position = fast.dataset, fast.has_preamble, fast.meta, fast.pixel_position
+    else:
+        dataset, has_preamble = _read_header(fp, size)
+        file_meta = getattr(dataset, "file_meta", None) or FileMetaDataset()
+        meta = {
+            name: _text(file_meta.get(name)).strip(" \x00")
+            for name in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID")
+        }
+        position = fp.tell()
+    meta_class = meta.get("MediaStorageSOPClassUID", "")
+    if meta_class == _DICOMDIR_SOP_CLASS or _DIRECTORY_RECORDS in dataset:
+        raise SkippedFile("DICOMDIR")
+
+    implicit, little_endian = dataset.original_encoding
+    if implicit is None or not len(dataset):  # nothing after the file meta
+        raise TruncatedError()
+    syntax = meta.get("TransferSyntaxUID", "")
+    if fast is None and position >= size and syntax != _DEFLATED:
+        # No pixel data element was reached: the header must end exactly at
+        # the end of the file (pydicom reads a cut-off value silently).
+        _check_complete(fp, size, dataset, little_endian)
+    sop_class = _get_text(dataset, _SOP_CLASS) or meta_class
+    sop_instance = _get_text(dataset, _SOP_INSTANCE)
+    if not has_preamble and not (_looks_like_uid(sop_class) and _looks_like_uid(sop_instance)):
+        raise NotDicomError()
+    if not sop_class:
+        raise UnsupportedError("the file has no SOP Class UID")
+    if not sop_instance:
+        raise UnsupportedError("the file has no SOP Instance UID")
+
+    if syntax == _DEFLATED:
+        return _prepare_deflated(fp, size, context, sop_class)
+    actual_syntax = _IMPLICIT_LE if implicit else (_EXPLICIT_LE if little_endian else _EXPLICIT_BE)
+    if not syntax or (syntax in _NATIVE_SYNTAXES and syntax != actual_syntax):
+        # No file meta, or a meta that disagrees with how the data set is
+        # really encoded: name the encoding we found, so the copied pixel
+        # data element matches the transfer syntax we write.
+        syntax = actual_syntax
+    elif implicit and syntax not in _NATIVE_SYNTAXES:
+        # Compressed pixel data must sit in an explicit VR little endian data set (PS3.5 A.4).
+        raise UnsupportedError("the header encoding does not match its transfer syntax")
+
+    if position < size:
+        pixel_tag, tail_length, value_length = _pixel_element_length(fp, position, size, implicit, little_endian)
+        if position + tail_length < size:
+            _check_trailing(fp, position + tail_length, size, implicit, little_endian)
+        if value_length is not None:
+            if syntax not in _NATIVE_SYNTAXES:
+                raise UnsupportedError("pixel data not encapsulated as its transfer syntax requires")
+            expected = _expected_native_length(dataset, _PIXEL_TAGS[pixel_tag])
+            if expected is not None and value_length < expected:
+                raise TruncatedError()
+        elif syntax in _NATIVE_SYNTAXES:
+            raise UnsupportedError("compressed pixel data in an uncompressed transfer syntax")
+    else:
+        tail_length = 0
+        if 0x00280010 in dataset and 0x00280011 in dataset:
+            raise TruncatedError()  # an image whose pixel data is missing
+
+    resolved, key = _resolve_context(dataset, context)
+    body, fields = _rewrite(dataset, resolved, key, sop_class, implicit, little_endian)
+    fields["transfer_syntax_uid"] = syntax
+    header = _PREAMBLE + _encoded_meta(sop_class, str(fields["sop_instance_uid"]), syntax) + body
+    return PreparedFile(header=header, tail_offset=position, tail_length=tail_length, fields=fields)
+
+
+_PREAMBLE = b"\x00" * 128 + b"DICM"
+
+
+def _encoded_meta(sop_class: str, sop_instance: str, syntax: str) -> bytes:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_instance
+    meta.TransferSyntaxUID = syntax
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    buffer = DicomBytesIO()
+    write_file_meta_info(buffer, meta, enforce_standard=True)
+    return buffer.getvalue()
+
+
+def _rewrite(
+    dataset: Dataset,
+    context: DeidContext,
+    key: str,
+    sop_class: str,
+    implicit: bool,
+    little_endian: bool,
+) -> tuple[bytes, dict[str, object]]:
+    """Encode the de-identified data set (without pixel data); return it and the summary fields."""
+    profile = resolve_profile(context.options)
+    charset = dataset.original_character_set
+    charset_key = tuple(charset) if isinstance(charset, (list, tuple, MultiValue)) else (str(charset),)
+    rewriter = Rewriter(
+        context,
+        profile,
+        Encoder(implicit, little_endian),
+        list(charset_key),
+        identifying_values=lambda: _identifying_values(dataset, rewriter.codec),
+        scrubber_factory=scrubber_for,
+        watch=_WATCHED_TAGS,
+    )
+    trial = encoded_trial_elements(context, implicit, little_endian, charset_key)
+    written_by_us = {tag for tag, _ in trial}
+    # What the engine writes itself replaces whatever the file had (a file
+    # de-identified before carries group 0012 and (0028,0303) already).
+    entries = [entry for entry in rewriter.dataset(dataset, top=True) if entry[0] not in written_by_us]
+    present = {tag for tag, _ in entries}
+    if _SOP_INSTANCE not in present:
+        raise UnsupportedError("the file has no SOP Instance UID")
+    entries.extend(trial)
+    for tag, vr in ((_PATIENT_NAME, "PN"), (_PATIENT_ID, "LO")):
+        if tag not in present:
+            # Type 2 in the Patient module: the subject code, even if the file had none.
+            entries.append((tag, rewriter._pydicom(DataElement(tag, vr, context.subject_code))))
+    if _SOP_CLASS not in present:
+        entries.append((_SOP_CLASS, rewriter._pydicom(DataElement(_SOP_CLASS, "UI", sop_class))))
+        rewriter.final[_SOP_CLASS] = sop_class
+    entries.sort(key=lambda entry: entry[0])
+    fields = _summary_fields(rewriter.final, dataset, context)
+    fields.update(
+        original_patient_key=key,
+        private_elements_removed=rewriter.private_removed,
+        qc_flags=_qc_flags(dataset, sop_class),
+        has_contrast=_has_contrast(dataset),
+    )
+    return b"".join(encoded for _, encoded in entries), fields
+
+
+def _prepare_deflated(fp: BinaryIO, size: int, context: ContextLike, sop_class: str) -> PreparedFile:
+    """Deflated files: the data set is one zlib stream, so it is read whole, rewritten and deflated again."""
+    dataset, _ = _read_header(fp, size, whole=True)
+    resolved, key = _resolve_context(dataset, context)
+    body, fields = _rewrite(dataset, resolved, key, sop_class, False, True)
+    fields["transfer_syntax_uid"] = _DEFLATED
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+    deflated = compressor.compress(body) + compressor.flush()
+    if len(deflated) % 2:
+        deflated += b"\x00"  # PS3.5 A.5: padded to an even length
+    header = _PREAMBLE + _encoded_meta(sop_class, str(fields["sop_instance_uid"]), _DEFLATED) + deflated
+    return PreparedFile(header=header, tail_offset=0, tail_length=0, fields=fields)
+
+
+def deidentify_file(
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str] | BinaryIO,
+    context: ContextLike,
+) -> DeidResult:
+    """De-identify the DICOM file at `source` into `destination` (a path or a writable binary file).
+
+    A destination path is written through a temporary file and renamed, so
+    it either holds the whole output or does not exist. Raises DeidError
+    subclasses for files that are refused and SkippedFile for a DICOMDIR.
+    """
+    with open(source, "rb") as fp:
+        size = os.fstat(fp.fileno()).st_size
+        prepared = prepare(fp, size, context)
+        if not isinstance(destination, (str, os.PathLike)):
+            return prepared.write(fp, destination)
+        partial = f"{os.fspath(destination)}.part"
+        try:
+            with open(partial, "wb") as out:
+                result = prepared.write(fp, out)
+            os.replace(partial, destination)
+        finally:
+            if os.path.exists(partial):
+                os.unlink(partial)
+        return result
+
+
+def deidentify_bytes(data: bytes, context: ContextLike) -> tuple[bytes, DeidResult]:
+    """De-identify a DICOM file held in memory; return the output bytes and the result."""
+    source = io.BytesIO(data)
+    prepared = prepare(source, len(data), context)
+    out = io.BytesIO()
+    result = prepared.write(source, out)
+    return out.getvalue(), result
