@@ -6,6 +6,7 @@ services; DEBUG=0 switches on the production security settings.
 """
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -113,6 +114,10 @@ else:
                 "timeout": 30,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not the in-memory default: the browser tests' live server answers several
+            # requests at once, and threads sharing one in-memory connection lock each other out.
+            # One file per test process, so concurrent runs on one machine do not share it.
+            "TEST": {"NAME": VAR_DIR / f"test-db-{os.getpid()}.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -128,7 +133,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+# A task taken by a worker that died is redelivered after this many seconds (Redis transport).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900)}
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "ictms")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -160,13 +167,15 @@ if AWS_STORAGE_BUCKET_NAME:
             "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
             "default_acl": "private",
             "querystring_auth": True,
-            "file_overwrite": False,
+            # Keys are deterministic (de-identified UIDs): a redelivered task rewrites the same bytes.
+            "file_overwrite": True,
         },
     }
 else:
     _default_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT},
+        # Keys are deterministic (de-identified UIDs): a redelivered task rewrites the same bytes.
+        "OPTIONS": {"location": MEDIA_ROOT, "allow_overwrite": True},
     }
 STORAGES = {
     "default": _default_storage,
@@ -183,6 +192,18 @@ STATIC_ROOT = Path(env_str("ICTMS_STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves from here after collectstatic; it warns on every request if it is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+UPLOAD_TMP_DIR.mkdir(parents=True, exist_ok=True)
+
+# Upload limits (per file, and for zip archives: total expanded size, members, compression ratio).
+UPLOAD_MAX_FILE_MB = env_int("UPLOAD_MAX_FILE_MB", 4096)
+ZIP_MAX_TOTAL_MB = env_int("ZIP_MAX_TOTAL_MB", 16384)
+ZIP_MAX_MEMBERS = env_int("ZIP_MAX_MEMBERS", 50000)
+ZIP_MAX_RATIO = env_int("ZIP_MAX_RATIO", 200)
+UPLOAD_CHUNK_MB = env_int("UPLOAD_CHUNK_MB", 8)
+# Multipart uploads spill to disk here (identified data: not the shared /tmp), and a script may
+# send many files in one request.
+FILE_UPLOAD_TEMP_DIR = str(UPLOAD_TMP_DIR)
+DATA_UPLOAD_MAX_NUMBER_FILES = 2000
 
 # --- E-mail ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -12,6 +12,7 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("trials.api.urls")),
     path("", include("audit.api.urls")),
+    path("", include("imaging.api.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("", include("trials.urls")),
+    path("", include("imaging.urls")),
     path("t/<str:code>/audit/", include("audit.urls")),
 ]
 

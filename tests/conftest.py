@@ -29,11 +29,14 @@ def _test_settings(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = storage
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": storage}},
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": storage, "allow_overwrite": True}},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.QUARANTINE_DIR = tmp_path / "quarantine"
     settings.UPLOAD_TMP_DIR = tmp_path / "uploads"
+    settings.UPLOAD_TMP_DIR.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(settings.UPLOAD_TMP_DIR)
 
 
 @pytest.fixture(autouse=True)
@@ -113,13 +116,31 @@ def world(db: Any) -> World:
     return w
 
 
+def _committing(client_class: type) -> type:
+    """A test client whose requests end like real ones: on_commit callbacks (task dispatch) run.
+
+    Tests run inside one transaction that never commits, so without this the work a request
+    hands to Celery after commit would never start.
+    """
+    from django.test import TestCase
+
+    class CommittingClient(client_class):  # type: ignore[misc, valid-type]
+        def request(self, **request: Any) -> Any:
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                return super().request(**request)
+
+    return CommittingClient
+
+
 @pytest.fixture
 def api(world: World):
     """api(user) -> a DRF APIClient authenticated as that user (None: anonymous)."""
     from rest_framework.test import APIClient
 
+    klass = _committing(APIClient)
+
     def make(user: Any = None) -> APIClient:
-        client = APIClient()
+        client = klass()
         if user is not None:
             client.force_authenticate(user)
         return client
@@ -132,8 +153,10 @@ def page_client(world: World):
     """page_client(user) -> a Django test Client logged in as that user (None: anonymous)."""
     from django.test import Client
 
+    klass = _committing(Client)
+
     def make(user: Any = None) -> Client:
-        client = Client()
+        client = klass()
         if user is not None:
             client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
         return client
@@ -190,3 +213,101 @@ def browser_login(page: Any, username: str, password: str = "pw-for-tests-123") 
 
 def tool_missing(name: str) -> bool:
     return shutil.which(name) is None
+
+
+# --- a real Celery worker -------------------------------------------------------------------------
+
+class WorkerProcess:
+    """A `celery worker` subprocess on the test database and a private queue."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.proc: Any = None
+
+    def start(self, **extra_env: str) -> None:
+        import subprocess
+        import sys
+
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "ictms", "worker", "--pool=prefork", "--concurrency=2",
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.env["CELERY_QUEUE"]],
+            cwd=Path(__file__).resolve().parents[1], env={**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children at once, as the OOM killer or a power cut would."""
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        import signal
+
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except Exception:  # noqa: BLE001 (a stuck worker is killed)
+                self.kill()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: Any, settings: Any, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """Start a real worker against Redis and the test's PostgreSQL database.
+
+    Skips (locally) without REDIS_URL or PostgreSQL; .ci/run sets ICTMS_REQUIRE_WORKER=1, and
+    then a missing service is a failure.
+    """
+    import uuid
+
+    from django.db import connection
+
+    from ictms.celery import app
+
+    reason = None
+    if not os.environ.get("REDIS_URL"):
+        reason = "needs REDIS_URL (a real Redis broker); .ci/run sets it"
+    elif connection.vendor != "postgresql":
+        reason = "needs DATABASE_URL on PostgreSQL so the worker process sees the test database"
+    if reason:
+        if os.environ.get("ICTMS_REQUIRE_WORKER") == "1":
+            pytest.fail(f"worker tests are required here but: {reason}")
+        pytest.skip(reason)
+    db = connection.settings_dict
+    queue = f"ictms-test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_QUEUE": queue,
+        "ICTMS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "ICTMS_QUARANTINE_DIR": str(settings.QUARANTINE_DIR),
+        "ICTMS_UPLOAD_TMP_DIR": str(settings.UPLOAD_TMP_DIR),
+        "ICTMS_VAR_DIR": str(tmp_path / "worker-var"),
+        "CELERY_VISIBILITY_TIMEOUT": "4",
+    }
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    worker = WorkerProcess(env, tmp_path / "worker.log")
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.task_default_queue = previous
+        print((tmp_path / "worker.log").read_text(errors="replace")[-4000:])
+
+
+def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.2) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {getattr(predicate, '__name__', predicate)}")

@@ -21,8 +21,10 @@ class TrialForm(forms.ModelForm):
         fields = [
             "code", "title", "sponsor_name", "indication", "subject_code_pattern", "blind_readers",
             "deid_date_shift_max_days", "deid_retain_patient_characteristics", "deid_retain_modified_dates",
-            "deid_clean_descriptors", "deid_retain_device_identity",
+            "deid_clean_descriptors", "deid_retain_device_identity", "scan_date_tolerance_days", "query_due_days",
+            "qc_severity_overrides",
         ]
+        widgets = {"qc_severity_overrides": forms.Textarea(attrs={"rows": 2})}
 
     def validate_unique(self) -> None:
         # The service checks uniqueness inside its transaction.
@@ -62,7 +64,8 @@ class ImagingRequirementForm(forms.ModelForm):
         model = ImagingRequirement
         fields = [
             "modality", "body_region", "contrast", "max_slice_thickness_mm", "min_pixel_spacing_mm",
-            "max_pixel_spacing_mm", "min_slices", "required", "other_rules",
+            "max_pixel_spacing_mm", "min_slices", "body_part_keywords", "slice_gap_tolerance", "require_contiguous_slices",
+            "min_matrix", "min_coverage_mm", "allow_multiple_studies", "required", "other_rules",
         ]
         widgets = {"other_rules": forms.Textarea(attrs={"rows": 2})}
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -54,7 +55,8 @@ class Trial(models.Model):
     # De-identification settings (design.md: PS3.15 Basic Profile with per-trial options).
     deid_secret = models.CharField(max_length=64, default=_new_secret, editable=False)
     deid_date_shift_max_days = models.PositiveIntegerField(
-        "maximum date shift (days)", default=365, help_text="Each participant's dates move by a secret random offset up to this."
+        "maximum date shift (days)", default=3650,
+        help_text="Each participant's dates move back by a secret random number of days (at least a year, at most this).",
     )
     deid_retain_patient_characteristics = models.BooleanField("retain patient characteristics", default=True)
     deid_retain_modified_dates = models.BooleanField("retain longitudinal dates (shifted)", default=True)
@@ -64,6 +66,16 @@ class Trial(models.Model):
         "private tags kept", default=list, blank=True,
         help_text='Private tags allowed through, as ["(0019,\\"GEMS_ACQU_01\\",xx0C)", ...] (group, creator, element).',
     )
+    # Quality control and queries.
+    qc_severity_overrides = models.JSONField(
+        "QC severity overrides", default=dict, blank=True,
+        help_text='Change how a QC finding is handled, e.g. {"burned_in_annotation": "blocking"} '
+        "(blocking opens a query to the site; warning needs an analyst's look; info is shown only).",
+    )
+    scan_date_tolerance_days = models.PositiveSmallIntegerField(
+        default=0, help_text="How many days the scan date on the transmittal may differ from the image headers."
+    )
+    query_due_days = models.PositiveSmallIntegerField(default=7, help_text="Days a site has to answer a query.")
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords(excluded_fields=["deid_secret"])
 
@@ -92,6 +104,12 @@ class Trial(models.Model):
             re.compile(self.subject_code_regex("101"))
         except re.error as exc:
             raise ValidationError({"subject_code_pattern": f"Not a valid regular expression: {exc}"}) from exc
+        from imaging.qc import severity_policy
+
+        try:
+            severity_policy(self.qc_severity_overrides or {})
+        except (ValueError, AttributeError) as exc:
+            raise ValidationError({"qc_severity_overrides": str(exc)}) from exc
 
 
 class Site(models.Model):
@@ -168,8 +186,11 @@ class Participant(models.Model):
     arm = models.CharField("treatment arm", max_length=64, blank=True)
     # The secret per-participant date offset used by de-identification (design.md).
     deid_date_offset_days = models.IntegerField(editable=False, default=0)
+    # Keyed hash of the identifying header values of this participant's first images, so a scan
+    # of another patient is refused later without the identity ever being stored.
+    patient_key = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["deid_date_offset_days"])
+    history = HistoricalRecords(excluded_fields=["deid_date_offset_days", "patient_key"])
 
     class Meta:
         ordering = ["trial", "subject_code"]
@@ -227,7 +248,20 @@ class ImagingRequirement(models.Model):
     max_pixel_spacing_mm = models.DecimalField("max pixel spacing (mm)", max_digits=5, decimal_places=3, null=True, blank=True)
     min_slices = models.PositiveIntegerField(null=True, blank=True)
     required = models.BooleanField(default=True, help_text="A series meeting this requirement must be present.")
-    other_rules = models.TextField("other acquisition rules", blank=True)
+    body_part_keywords = models.CharField(
+        max_length=255, blank=True,
+        help_text="Comma-separated BodyPartExamined / series description words accepted (blank: derived from the body region).",
+    )
+    slice_gap_tolerance = models.DecimalField(
+        "slice spacing tolerance", max_digits=4, decimal_places=3, default=Decimal("0.100"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.5"))],
+        help_text="Relative tolerance on the distance between neighbouring slices (0.1 = 10 %).",
+    )
+    require_contiguous_slices = models.BooleanField(default=False, help_text="No gaps: spacing may not exceed thickness.")
+    min_matrix = models.PositiveIntegerField("minimum matrix", null=True, blank=True, help_text="e.g. 512 (rows and columns)")
+    min_coverage_mm = models.DecimalField("minimum coverage (mm)", max_digits=6, decimal_places=1, null=True, blank=True)
+    allow_multiple_studies = models.BooleanField(default=False, help_text="More than one scan session per visit is expected.")
+    other_rules = models.TextField("other acquisition rules", blank=True, help_text="Checked by the QC analyst by eye.")
     history = HistoricalRecords()
 
     class Meta:
@@ -252,6 +286,9 @@ class Visit(models.Model):
     scan_date = models.DateField(null=True, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    reupload_requested = models.BooleanField(
+        default=False, help_text="QC asked the site to send images again, so uploads are accepted even after acceptance."
+    )
     history = HistoricalRecords()
 
     class Meta:

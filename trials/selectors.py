@@ -141,6 +141,16 @@ def participant_get_for_user(*, user: AnyUser, pk: int) -> Participant:
     return participant
 
 
+def participant_scope(*, user: AnyUser, prefix: str = "") -> Q:
+    """A filter on `<prefix>trial` / `<prefix>site` for participants the user may see.
+
+    Other apps use it to scope their own rows (e.g. prefix "visit__participant__").
+    """
+    return Q(**{f"{prefix}trial__in": _trials_with(user, "trials.view_all_sites")}) | Q(
+        **{f"{prefix}site__in": _sites_with(user, "trials.view_site_data")}
+    )
+
+
 def visit_list_for_user(*, user: AnyUser, trial: Trial | None = None, participant: Participant | None = None) -> QuerySet[Visit]:
     qs = Visit.objects.filter(
         Q(participant__trial__in=_trials_with(user, "trials.view_all_sites"))

@@ -45,13 +45,15 @@ User = get_user_model()
 TRIAL_FIELDS = (
     "title", "sponsor_name", "indication", "subject_code_pattern", "blind_readers", "deid_date_shift_max_days",
     "deid_retain_patient_characteristics", "deid_retain_modified_dates", "deid_clean_descriptors",
-    "deid_retain_device_identity", "deid_private_tag_safe_list",
+    "deid_retain_device_identity", "deid_private_tag_safe_list", "qc_severity_overrides", "scan_date_tolerance_days",
+    "query_due_days",
 )
 SITE_FIELDS = ("number", "name", "country", "ae_title", "is_active")
 TIMEPOINT_FIELDS = ("code", "label", "order", "nominal_day", "window_before", "window_after", "is_baseline", "required")
 REQUIREMENT_FIELDS = (
     "modality", "body_region", "contrast", "max_slice_thickness_mm", "min_pixel_spacing_mm", "max_pixel_spacing_mm",
-    "min_slices", "required", "other_rules",
+    "min_slices", "required", "other_rules", "body_part_keywords", "slice_gap_tolerance", "require_contiguous_slices",
+    "min_matrix", "min_coverage_mm", "allow_multiple_studies",
 )
 PARTICIPANT_FIELDS = ("subject_code", "site", "status", "consent_date", "treatment_start_date", "arm")
 
@@ -300,7 +302,7 @@ def membership_change_role(
     require_trial_perm(actor, "manage_trial", membership.trial)
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Give a reason for changing this member's role."})
-    membership = Membership.objects.select_for_update().select_related("trial", "site", "user").get(pk=membership.pk)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("trial", "site", "user").get(pk=membership.pk)
     if not membership.is_active:
         raise DomainError("This membership has ended.")
     if role in SITE_ROLES and (site is None or site.trial_id != membership.trial_id):
@@ -323,7 +325,7 @@ def membership_remove(*, actor: AbstractBaseUser, membership: Membership, reason
     require_trial_perm(actor, "manage_trial", membership.trial)
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Give a reason for removing this member."})
-    membership = Membership.objects.select_for_update().select_related("trial", "user").get(pk=membership.pk)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("trial", "user").get(pk=membership.pk)
     if not membership.is_active:
         raise DomainError("This membership has already ended.")
     _ensure_admin_remains(membership, None)
@@ -352,10 +354,13 @@ def _validate_subject_code(trial: Trial, site: Site, code: str) -> None:
 
 
 def _date_offset(trial: Trial) -> int:
-    # A secret, non-zero shift: dates of all of this participant's studies move together.
-    span = max(1, trial.deid_date_shift_max_days)
-    offset = secrets.randbelow(span) + 1
-    return -offset if secrets.randbelow(2) else offset
+    """A secret random shift into the past, the same for all of this participant's studies.
+
+    At least a year (or a tenth of the maximum): a shift of a few days would hardly hide a date.
+    """
+    high = max(2, trial.deid_date_shift_max_days)
+    low = max(1, min(365, high // 10))
+    return -(low + secrets.randbelow(high - low + 1))
 
 
 @transaction.atomic
@@ -394,7 +399,7 @@ def participant_update(
     """Record or correct consent / treatment-start dates and arm; correcting a recorded value needs a reason."""
     require_site_perm(actor, "enrol_participant", participant.site)
     allowed = ("consent_date", "treatment_start_date", "arm")
-    participant = Participant.objects.select_for_update().select_related("trial", "site").get(pk=participant.pk)
+    participant = Participant.objects.select_for_update(of=("self",)).select_related("trial", "site").get(pk=participant.pk)
     before = snapshot(participant, allowed)
     _apply(participant, allowed, fields)
     changes = diff(before, snapshot(participant, allowed))
@@ -412,7 +417,7 @@ def participant_update(
 @transaction.atomic
 def participant_status_change(*, actor: AbstractBaseUser, participant: Participant, status: str, reason: str = "") -> Participant:
     require_site_perm(actor, "enrol_participant", participant.site)
-    participant = Participant.objects.select_for_update().select_related("trial").get(pk=participant.pk)
+    participant = Participant.objects.select_for_update(of=("self",)).select_related("trial").get(pk=participant.pk)
     ensure_transition(PARTICIPANT_TRANSITIONS, participant.status, status)
     if status in (ParticipantStatus.WITHDRAWN, ParticipantStatus.SCREEN_FAILED) and not reason.strip():
         raise ValidationError({"reason": "Give a reason."})
@@ -434,7 +439,7 @@ def visit_transition(
     Callers are other services (imaging, reads) that have already checked the actor's right to
     do the business action that causes the move; this keeps the visit's state table in one place.
     """
-    visit = Visit.objects.select_for_update().select_related("participant__trial").get(pk=visit.pk)
+    visit = Visit.objects.select_for_update(of=("self",)).select_related("participant__trial").get(pk=visit.pk)
     ensure_transition(VISIT_TRANSITIONS, visit.state, state)
     before = snapshot(visit, ("state", "scan_date"))
     visit.state = state

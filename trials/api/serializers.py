@@ -24,7 +24,8 @@ class TrialOutputSerializer(serializers.ModelSerializer):
         fields = [
             "code", "title", "sponsor_name", "indication", "status", "subject_code_pattern", "blind_readers",
             "deid_date_shift_max_days", "deid_retain_patient_characteristics", "deid_retain_modified_dates",
-            "deid_clean_descriptors", "deid_retain_device_identity", "deid_private_tag_safe_list", "created_at",
+            "deid_clean_descriptors", "deid_retain_device_identity", "deid_private_tag_safe_list", "qc_severity_overrides",
+            "scan_date_tolerance_days", "query_due_days", "created_at",
         ]
 
 
@@ -34,7 +35,8 @@ class TrialInputSerializer(serializers.ModelSerializer):
         fields = [
             "code", "title", "sponsor_name", "indication", "subject_code_pattern", "blind_readers",
             "deid_date_shift_max_days", "deid_retain_patient_characteristics", "deid_retain_modified_dates",
-            "deid_clean_descriptors", "deid_retain_device_identity", "deid_private_tag_safe_list",
+            "deid_clean_descriptors", "deid_retain_device_identity", "deid_private_tag_safe_list", "qc_severity_overrides",
+            "scan_date_tolerance_days", "query_due_days",
         ]
         # Uniqueness and format are checked by the service (full_clean), so errors read the same everywhere.
         extra_kwargs = {"code": {"validators": []}}
@@ -69,7 +71,8 @@ class ImagingRequirementOutputSerializer(serializers.ModelSerializer):
         model = ImagingRequirement
         fields = [
             "id", "timepoint", "modality", "body_region", "contrast", "max_slice_thickness_mm", "min_pixel_spacing_mm",
-            "max_pixel_spacing_mm", "min_slices", "required", "other_rules",
+            "max_pixel_spacing_mm", "min_slices", "required", "other_rules", "body_part_keywords", "slice_gap_tolerance",
+            "require_contiguous_slices", "min_matrix", "min_coverage_mm", "allow_multiple_studies",
         ]
 
 
@@ -84,6 +87,12 @@ class ImagingRequirementInputSerializer(serializers.Serializer):
     min_slices = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     required = serializers.BooleanField(required=False)
     other_rules = serializers.CharField(required=False, allow_blank=True)
+    body_part_keywords = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    slice_gap_tolerance = serializers.DecimalField(max_digits=4, decimal_places=3, required=False)
+    require_contiguous_slices = serializers.BooleanField(required=False)
+    min_matrix = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    min_coverage_mm = serializers.DecimalField(max_digits=6, decimal_places=1, required=False, allow_null=True)
+    allow_multiple_studies = serializers.BooleanField(required=False)
 
 
 class TimepointOutputSerializer(serializers.ModelSerializer):

@@ -1,0 +1,98 @@
+"""Choices and state-transition tables of the imaging app."""
+from django.db import models
+
+
+class SubmissionState(models.TextChoices):
+    RECEIVING = "receiving", "Receiving"
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+SUBMISSION_TRANSITIONS = {
+    SubmissionState.RECEIVING: {SubmissionState.PROCESSING, SubmissionState.FAILED},
+    SubmissionState.PROCESSING: {SubmissionState.DONE, SubmissionState.FAILED},
+    SubmissionState.DONE: set(),
+    SubmissionState.FAILED: set(),
+}
+
+
+class FileStatus(models.TextChoices):
+    UPLOADING = "uploading", "Uploading"
+    RECEIVED = "received", "Received"
+    DEIDENTIFIED = "deidentified", "De-identified"
+    DUPLICATE = "duplicate", "Duplicate (already received, skipped)"
+    REJECTED = "rejected", "Rejected"
+    SKIPPED = "skipped", "Skipped"
+    EXPANDED = "expanded", "Archive unpacked"
+
+
+# A file in one of these states will not change again.
+FILE_FINAL = {FileStatus.DEIDENTIFIED, FileStatus.DUPLICATE, FileStatus.REJECTED, FileStatus.SKIPPED, FileStatus.EXPANDED}
+
+
+class MeasurementKind(models.TextChoices):
+    LINE = "line", "Caliper (line)"
+    BIDIRECTIONAL = "bidirectional", "Bidirectional (long and short axis)"
+
+
+class QcStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Failed"
+
+
+class QcReason(models.TextChoices):
+    """Why a QC analyst passed or failed a series (the reason code of the decision)."""
+
+    MEETS_PROTOCOL = "meets_protocol", "Meets the protocol"
+    ACCEPTED_DEVIATION = "accepted_deviation", "Deviation accepted"
+    PROTOCOL_DEVIATION = "protocol_deviation", "Protocol deviation"
+    IMAGE_QUALITY = "image_quality", "Image quality (artefacts, noise, motion)"
+    INCOMPLETE = "incomplete", "Incomplete coverage or missing slices"
+    WRONG_SERIES = "wrong_series", "Not the series the protocol asks for"
+    BURNED_IN_PHI = "burned_in_phi", "Identifying text in the image"
+    NOT_NEEDED = "not_needed", "Not needed for the read"
+    OTHER = "other", "Other"
+
+
+class Severity(models.TextChoices):
+    BLOCKING = "blocking", "Blocking"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Information"
+
+
+class QueryState(models.TextChoices):
+    OPEN = "open", "Open"
+    ANSWERED = "answered", "Answered"
+    RESOLVED = "resolved", "Resolved"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# design.md: open -> answered -> resolved, answered -> open (reopen), open -> cancelled.
+QUERY_TRANSITIONS = {
+    QueryState.OPEN: {QueryState.ANSWERED, QueryState.CANCELLED},
+    QueryState.ANSWERED: {QueryState.RESOLVED, QueryState.OPEN},
+    QueryState.RESOLVED: set(),
+    QueryState.CANCELLED: set(),
+}
+QUERY_ACTIVE = {QueryState.OPEN, QueryState.ANSWERED}
+
+
+class QueryCategory(models.TextChoices):
+    MISSING_IMAGES = "missing_images", "Missing images or series"
+    ACQUISITION = "acquisition", "Acquisition parameters (protocol)"
+    IMAGE_QUALITY = "image_quality", "Image quality"
+    SCAN_DATE = "scan_date", "Scan date / visit window"
+    IDENTITY = "identity", "Participant identity or study mix-up"
+    BURNED_IN = "burned_in", "Identifying text in images"
+    OTHER = "other", "Other"
+
+
+class QueryAction(models.TextChoices):
+    RAISE = "raise", "Raised"
+    ANSWER = "answer", "Answered"
+    AUTO_ANSWER = "auto_answer", "Answered by a re-upload"
+    RESOLVE = "resolve", "Resolved"
+    REOPEN = "reopen", "Reopened"
+    CANCEL = "cancel", "Cancelled"

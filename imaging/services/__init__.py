@@ -1,0 +1,1 @@
+"""Every write of the imaging app. Split by aggregate; import from here."""

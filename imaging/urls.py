@@ -1,0 +1,15 @@
+"""Routes of the imaging pages (under /t/<code>/)."""
+from django.urls import include, path
+
+from imaging import qc_views, views
+
+app_name = "imaging"
+
+trial_urlpatterns = [
+    path("visits/<int:visit_id>/", views.visit_detail, name="visit"),
+    path("visits/<int:visit_id>/submit/", views.submission_new, name="submission-new"),
+    path("submissions/<int:submission_id>/", views.submission_detail, name="submission"),
+    path("queries/<int:query_id>/", qc_views.query_detail, name="query"),
+]
+
+urlpatterns = [path("t/<str:code>/", include(trial_urlpatterns))]
