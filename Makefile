@@ -39,7 +39,8 @@ worker: install
 
 bench: install
 	$(PY) benchmarks/deid_throughput.py
-	$(PY) benchmarks/render.py
+	$(PY) benchmarks/render.py --with-endpoint
+	$(PY) benchmarks/upload_e2e.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

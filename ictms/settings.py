@@ -134,7 +134,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A task taken by a worker that died is redelivered after this many seconds (Redis transport).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900)}
+# Workers look for such tasks every 10 s (kombu's default looks on every 10th tick, ~100 s).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900),
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "ictms")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -292,6 +297,8 @@ SPECTACULAR_SETTINGS = {
         "ParticipantStatusEnum": "trials.choices.ParticipantStatus",
         "VisitStateEnum": "trials.choices.VisitState",
         "RoleEnum": "trials.choices.Role",
+        "QueryStateEnum": "imaging.choices.QueryState",
+        "QcReasonEnum": "imaging.choices.QcReason",
     },
 }
 

@@ -11,6 +11,7 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("trials.api.urls")),
+    path("", include("imaging.api.viewer_urls")),
     path("", include("audit.api.urls")),
     path("", include("imaging.api.urls")),
 ]
@@ -29,6 +30,8 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", include("trials.urls")),
     path("", include("imaging.urls")),
+    path("", include("imaging.viewer_urls")),
+    path("dicomweb/", include("imaging.dicomweb.urls")),
     path("t/<str:code>/audit/", include("audit.urls")),
 ]
 

@@ -78,6 +78,17 @@ QUERY_TRANSITIONS = {
 }
 QUERY_ACTIVE = {QueryState.OPEN, QueryState.ANSWERED}
 
+# Query age buckets (days), shared by the filters, the API and the dashboard.
+AGE_BUCKETS = {"0-7": (0, 7), "8-14": (8, 14), "15-30": (15, 30), "31+": (31, None)}
+
+
+def age_bucket(days: int) -> int:
+    """Index of the AGE_BUCKETS entry that holds `days`."""
+    for index, (low, high) in enumerate(AGE_BUCKETS.values()):
+        if days >= low and (high is None or days <= high):
+            return index
+    return 0
+
 
 class QueryCategory(models.TextChoices):
     MISSING_IMAGES = "missing_images", "Missing images or series"

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from imaging.deid import DeidContext, DeidOptions, PrivateTagRule, participant_date_offset
+from imaging.deid import (
+    DeidContext,
+    DeidOptions,
+    PrivateTagRule,
+    participant_date_offset,
+)
 from trials.models import Participant, Trial, Visit
 
 

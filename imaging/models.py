@@ -5,6 +5,8 @@ scrubbed (`imaging.files.safe_display_name`) and the patient is known only by a 
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -173,7 +175,8 @@ class Measurement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     is_deleted = models.BooleanField(default=False)
-    history = HistoricalRecords()
+    # simple-history gives historical rows an `instance` property; the FK never changes anyway.
+    history = HistoricalRecords(excluded_fields=["instance"])
 
     class Meta:
         ordering = ["instance", "created_at"]
@@ -241,6 +244,15 @@ class Query(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in (QueryState.OPEN, QueryState.ANSWERED)
+
+    def age_days(self, today: dt.date) -> int:
+        """Days the query has been open (until it was closed)."""
+        end = self.closed_at.date() if self.closed_at else today
+        return (end - self.created_at.date()).days
+
+    def is_overdue(self, today: dt.date) -> bool:
+        """Past its due date while the site still has to answer."""
+        return self.state == QueryState.OPEN and self.due_date < today
 
 
 class QueryMessage(models.Model):

@@ -6,7 +6,13 @@ from collections import defaultdict
 
 from imaging.choices import FileStatus
 from imaging.models import Instance, Series, Submission, SubmissionFile
-from imaging.qc import InstanceInfo, RequirementRules, SeriesInfo, UnreadableFile, VisitContext
+from imaging.qc import (
+    InstanceInfo,
+    RequirementRules,
+    SeriesInfo,
+    UnreadableFile,
+    VisitContext,
+)
 from trials.models import ImagingRequirement, Visit
 
 # Rejections that are about the patient or the visit, not about the file: QC does not repeat them.

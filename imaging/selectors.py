@@ -1,10 +1,16 @@
 """Reads of the imaging app, scoped to the participants the caller may see."""
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from ictms.lib.errors import NotFoundError
+from imaging.choices import AGE_BUCKETS, QueryState, age_bucket
 from imaging.models import (
     Instance,
     Measurement,
@@ -164,4 +170,60 @@ def qc_queue_for_user(*, user: AnyUser, trial=None) -> QuerySet[Visit]:  # noqa:
     )
     if trial is not None:
         qs = qs.filter(participant__trial=trial)
+    return qs
+
+
+def query_backlog_by_site(*, queries: list[Query], today: dt.date | None = None) -> dict[int, dict[str, Any]]:
+    """Active queries per site id: counts by state, by age bucket (AGE_BUCKETS) and overdue."""
+    today = today or timezone.localdate()
+    out: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {"open": 0, "answered": 0, "ages": [0] * len(AGE_BUCKETS), "overdue": 0})
+    for q in queries:
+        entry = out[q.visit.participant.site_id]
+        entry[q.state] += 1
+        entry["ages"][age_bucket(q.age_days(today))] += 1
+        if q.is_overdue(today):
+            entry["overdue"] += 1
+    return out
+
+
+def visit_first_pass_acceptance(*, user: AnyUser, trial: Trial) -> dict[int, tuple[int, int]]:
+    """Per site id: (accepted visits, of which accepted without any query, withdrawn ones aside)."""
+    from trials.choices import VisitState
+    from trials.selectors import visit_list_for_user
+
+    accepted = (visit_list_for_user(user=user, trial=trial)
+                .filter(state__in=(VisitState.ACCEPTED, VisitState.READ)).values_list("pk", "participant__site_id"))
+    queried = set(query_list_for_user(user=user).filter(visit__participant__trial=trial)
+                  .exclude(state=QueryState.CANCELLED).values_list("visit_id", flat=True))
+    out: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for visit_id, site_id in accepted:
+        out[site_id][0] += 1
+        if visit_id not in queried:
+            out[site_id][1] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def query_filter(qs: QuerySet[Query], params: Any) -> QuerySet[Query]:
+    """The filters of the list endpoint and the queries page (trial, site, state, category, age, visit)."""
+    if params.get("trial"):
+        qs = qs.filter(visit__participant__trial__code=params["trial"])
+    if params.get("site"):
+        qs = qs.filter(visit__participant__site__number=params["site"])
+    if params.get("state"):
+        states = [s for s in params["state"].split(",") if s]
+        qs = qs.filter(state__in=states)
+    if params.get("category"):
+        qs = qs.filter(category=params["category"])
+    if params.get("visit") and str(params["visit"]).isdigit():
+        qs = qs.filter(visit_id=int(params["visit"]))
+    if params.get("automatic") in ("1", "true", "0", "false"):
+        qs = qs.filter(is_automatic=params["automatic"] in ("1", "true"))
+    bucket = AGE_BUCKETS.get(params.get("age", ""))
+    if bucket:
+        today = timezone.localdate()
+        low, high = bucket
+        qs = qs.filter(created_at__date__lte=today - dt.timedelta(days=low))
+        if high is not None:
+            qs = qs.filter(created_at__date__gte=today - dt.timedelta(days=high))
     return qs

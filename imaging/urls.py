@@ -10,6 +10,11 @@ trial_urlpatterns = [
     path("visits/<int:visit_id>/submit/", views.submission_new, name="submission-new"),
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission"),
     path("queries/<int:query_id>/", qc_views.query_detail, name="query"),
+    path("queries/", qc_views.query_list, name="queries"),
+    path("visits/overdue/", qc_views.overdue_visits, name="overdue-visits"),
+    path("qc/", qc_views.qc_queue, name="qc-queue"),
+    path("qc/visits/<int:visit_id>/", qc_views.qc_visit, name="qc-visit"),
+    path("qc/dashboard/", qc_views.qc_dashboard, name="qc-dashboard"),
 ]
 
 urlpatterns = [path("t/<str:code>/", include(trial_urlpatterns))]

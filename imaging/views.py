@@ -48,6 +48,8 @@ def visit_detail(request: HttpRequest, access: TrialAccess, visit_id: int) -> Ht
         "trial": access.trial, "access": access, "visit": visit, "status": visit.status(dt.date.today()),
         "window": visit.window(), "submissions": [(s, counts.get(s.pk, {})) for s in submissions], "series": series,
         "may_upload": may_upload, "why_not": why_not,
+        "queries": selectors.query_list_for_user(user=request.user).filter(visit=visit),
+        "findings": selectors.qc_findings_for_visit(visit=visit),
     })
 
 

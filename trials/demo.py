@@ -12,7 +12,7 @@ from django.db import transaction
 
 from trials import services
 from trials.choices import ContrastRule, Modality, ParticipantStatus, Role, VisitState
-from trials.models import Participant, Site, TimepointDefinition, Trial, Visit
+from trials.models import Participant, Site, TimepointDefinition, Trial
 
 User = get_user_model()
 
@@ -77,7 +77,18 @@ class DemoRefused(Exception):
     pass
 
 
-def seed_demo(*, force: bool = False, log: Callable[[str], None] = print, today: dt.date | None = None) -> Trial:
+def image_plan() -> list:
+    """Which visits get images and how far QC has got with them (imaging.demo uploads them)."""
+    from imaging.demo import DemoImages
+
+    plan = [DemoImages(p.subject_code, code, state) for p in PARTICIPANTS for code, state in p.states.items()]
+    # One site sent thick slices: automated QC opens a query that the demo site can answer.
+    return [DemoImages(i.subject_code, i.timepoint, i.target_state, 7.0) if (i.subject_code, i.timepoint) == ("102-003", "SCR")
+            else i for i in plan]
+
+
+def seed_demo(*, force: bool = False, images: bool = True, log: Callable[[str], None] = print,
+              today: dt.date | None = None) -> Trial:
     """Create (or complete) the demo trial. Idempotent: existing objects are left as they are."""
     if not settings.DEBUG and not force:
         raise DemoRefused(
@@ -100,6 +111,10 @@ def seed_demo(*, force: bool = False, log: Callable[[str], None] = print, today:
         if trial.status == "setup":
             services.trial_status_change(actor=admin, trial=trial, status="active")
         _participants(users, trial, sites, today, log)
+    if images:
+        from imaging.demo import seed_demo_images
+
+        seed_demo_images(trial=trial, users=users, plan=image_plan(), log=log)
     return trial
 
 
@@ -156,27 +171,15 @@ def _members(admin: object, trial: Trial, users: dict, sites: dict[str, Site]) -
 
 def _participants(users: dict, trial: Trial, sites: dict[str, Site], today: dt.date, log: Callable[[str], None]) -> None:
     coordinators = {"101": users["coordinator1"], "102": users["coordinator2"], "103": users["coordinator3"]}
-    qc = users["qc"]
-    timepoints = {tp.code: tp for tp in TimepointDefinition.objects.filter(trial=trial)}
     for i, demo in enumerate(PARTICIPANTS):
         if Participant.objects.filter(trial=trial, subject_code=demo.subject_code).exists():
             continue
         site_number = demo.subject_code.split("-")[0]
         coordinator = coordinators[site_number]
         start = today + dt.timedelta(days=demo.start_offset) if demo.start_offset is not None else None
-        participant = services.participant_enrol(
+        services.participant_enrol(
             actor=coordinator, site=sites[site_number], subject_code=demo.subject_code, status=demo.status,
             consent_date=(start or today) - dt.timedelta(days=21), treatment_start_date=start,
             arm="A: investigational drug" if i % 2 == 0 else "B: standard of care",
         )
-        for code, state in demo.states.items():
-            visit = Visit.objects.get(participant=participant, timepoint=timepoints[code])
-            window = visit.window()
-            scan_date = (window[0] + (window[1] - window[0]) / 2) if window else today - dt.timedelta(days=3)
-            services.visit_transition(actor=coordinator, visit=visit, state=VisitState.RECEIVED, scan_date=scan_date,
-                                      reason="Demo data: images received")
-            if state in (VisitState.IN_QC, VisitState.ACCEPTED):
-                services.visit_transition(actor=qc, visit=visit, state=VisitState.IN_QC)
-            if state == VisitState.ACCEPTED:
-                services.visit_transition(actor=qc, visit=visit, state=VisitState.ACCEPTED)
         log(f"Enrolled {demo.subject_code}")

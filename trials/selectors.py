@@ -217,3 +217,37 @@ def participant_arm_visibility(*, user: AnyUser):  # -> Callable[[Participant], 
     trial_ids = set(_trials_with(user, "trials.view_participant_arm").values_list("id", flat=True))
     site_ids = set(_sites_with(user, "trials.enrol_participant").values_list("id", flat=True))
     return lambda participant: participant.trial_id in trial_ids or participant.site_id in site_ids
+
+
+@dataclass(frozen=True)
+class OverdueVisit:
+    visit: Visit
+    status: VisitStatus
+    window: tuple[dt.date, dt.date]
+    days_late: int
+
+
+def visit_overdue_list(*, user: AnyUser, trial: Trial, site: Site | None = None, today: dt.date) -> list[OverdueVisit]:
+    """Visits whose window has closed without accepted imaging, most late first.
+
+    "Closed" uses the same window as the visit grid (Visit.window); a visit without a window
+    (no treatment start yet, event-driven timepoint) cannot be late, and participants who left
+    the trial owe no more visits.
+    """
+    from trials.choices import ParticipantStatus, VisitState
+
+    visits = (
+        visit_list_for_user(user=user, trial=trial)
+        .filter(state__in=(VisitState.EXPECTED, VisitState.RECEIVED, VisitState.IN_QC),
+                participant__treatment_start_date__isnull=False, timepoint__nominal_day__isnull=False)
+        .exclude(participant__status__in=(ParticipantStatus.WITHDRAWN, ParticipantStatus.SCREEN_FAILED))
+    )
+    if site is not None:
+        visits = visits.filter(participant__site=site)
+    rows = []
+    for visit in visits:
+        window = visit.window()
+        if window is not None and window[1] < today:
+            rows.append(OverdueVisit(visit, visit.status(today), window, (today - window[1]).days))
+    rows.sort(key=lambda r: (-r.days_late, r.visit.participant.subject_code, r.visit.timepoint.order))
+    return rows

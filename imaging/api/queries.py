@@ -1,7 +1,6 @@
 """Queries API: list with filters, raise, and the transitions answer / resolve / reopen / cancel."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.utils import timezone
@@ -13,17 +12,10 @@ from rest_framework.response import Response
 
 from ictms.lib.errors import NotFoundError
 from imaging import selectors
-from imaging.choices import QueryCategory, QueryState
+from imaging.choices import QueryCategory
 from imaging.models import Query, QueryMessage, Series
 from imaging.services import queries as services
 from trials.selectors import visit_get_for_user
-
-AGE_BUCKETS = {"0-7": (0, 7), "8-14": (8, 14), "15-30": (15, 30), "31+": (31, None)}
-
-
-def query_age_days(query: Query, today: dt.date | None = None) -> int:
-    end = query.closed_at.date() if query.closed_at else (today or timezone.localdate())
-    return (end - query.created_at.date()).days
 
 
 class QueryMessageOutputSerializer(serializers.ModelSerializer):
@@ -63,10 +55,10 @@ class QueryOutputSerializer(serializers.ModelSerializer):
         return obj.raised_by.username if obj.raised_by else "automated QC"
 
     def get_age_days(self, obj: Query) -> int:
-        return query_age_days(obj)
+        return obj.age_days(timezone.localdate())
 
     def get_overdue(self, obj: Query) -> bool:
-        return obj.state in (QueryState.OPEN,) and obj.due_date < timezone.localdate()
+        return obj.is_overdue(timezone.localdate())
 
     def get_messages(self, obj: Query) -> list[dict[str, Any]]:
         if not self.context.get("with_messages"):
@@ -93,31 +85,6 @@ class QueryAnswerInputSerializer(QueryMessageInputSerializer):
                                           help_text="a submission of the same visit (the re-upload)")
 
 
-def filter_queries(qs, params) -> Any:  # noqa: ANN001
-    """The filters of the list endpoint and the queries page (trial, site, state, category, age, visit)."""
-    if params.get("trial"):
-        qs = qs.filter(visit__participant__trial__code=params["trial"])
-    if params.get("site"):
-        qs = qs.filter(visit__participant__site__number=params["site"])
-    if params.get("state"):
-        states = [s for s in params["state"].split(",") if s]
-        qs = qs.filter(state__in=states)
-    if params.get("category"):
-        qs = qs.filter(category=params["category"])
-    if params.get("visit") and str(params["visit"]).isdigit():
-        qs = qs.filter(visit_id=int(params["visit"]))
-    if params.get("automatic") in ("1", "true", "0", "false"):
-        qs = qs.filter(is_automatic=params["automatic"] in ("1", "true"))
-    bucket = AGE_BUCKETS.get(params.get("age", ""))
-    if bucket:
-        today = timezone.localdate()
-        low, high = bucket
-        qs = qs.filter(created_at__date__lte=today - dt.timedelta(days=low))
-        if high is not None:
-            qs = qs.filter(created_at__date__gte=today - dt.timedelta(days=high))
-    return qs
-
-
 @extend_schema(parameters=[
     OpenApiParameter("trial", str), OpenApiParameter("site", str),
     OpenApiParameter("state", str, description="open, answered, resolved, cancelled (comma-separated)"),
@@ -131,7 +98,7 @@ class QueryViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retrie
     serializer_class = QueryOutputSerializer
 
     def get_queryset(self):
-        return filter_queries(selectors.query_list_for_user(user=self.request.user), self.request.query_params)
+        return selectors.query_filter(selectors.query_list_for_user(user=self.request.user), self.request.query_params)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()

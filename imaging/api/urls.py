@@ -1,7 +1,7 @@
-"""Routes of the imaging API (submissions, queries). The viewer's routes are in viewer_urls."""
+"""Routes of the imaging API (submissions, queries, QC). The viewer's routes are in viewer_urls."""
 from rest_framework.routers import DefaultRouter
 
-from imaging.api import queries, submissions
+from imaging.api import qc, queries, submissions
 
 app_name = "imaging-api"
 
@@ -9,4 +9,6 @@ router = DefaultRouter()
 router.include_root_view = False
 router.register("submissions", submissions.SubmissionViewSet, basename="submission")
 router.register("queries", queries.QueryViewSet, basename="query")
+router.register("qc/visits", qc.QcVisitViewSet, basename="qc-visit")
+router.register("series", qc.SeriesQcViewSet, basename="series-qc")  # only POST series/{id}/qc/
 urlpatterns = router.urls

@@ -12,7 +12,14 @@ from django.utils import timezone
 from audit.services import audit_record
 from ictms.lib.errors import DomainError
 from imaging import qc_adapter
-from imaging.choices import QUERY_ACTIVE, QcReason, QcStatus, QueryCategory, QueryState, Severity
+from imaging.choices import (
+    QUERY_ACTIVE,
+    QcReason,
+    QcStatus,
+    QueryCategory,
+    QueryState,
+    Severity,
+)
 from imaging.models import QcFinding, Query, Series, Submission
 from imaging.qc import QUERY_CATEGORY, evaluate_visit
 from imaging.services.queries import query_auto_answer, query_raise, require_qc
@@ -24,6 +31,19 @@ from trials.services import visit_transition
 def _stamp(obj: Any, actor: AbstractBaseUser | None, reason: str = "") -> None:
     obj._history_user = actor
     obj._change_reason = reason or None
+
+
+def _cause_key(finding: Any) -> str:
+    """What a query about this finding is about, stable across re-uploads that do not fix it.
+
+    A finding against a requirement is about the requirement, whichever series QC picked for it
+    (a second thick series must not look like a fixed first one); other findings are about
+    their series or study.
+    """
+    code, requirement, series_uid, study_uid = finding.key
+    if requirement:
+        return f"{code}:{requirement}::"
+    return f"{code}:{requirement}:{series_uid}:{study_uid}"[:255]
 
 
 def _series_for_uid(visit: Visit) -> dict[str, Series]:
@@ -52,7 +72,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
         row = QcFinding(
             visit=visit, series=by_uid.get(finding.series_uid or ""),
             requirement_id=finding.requirement_id if isinstance(finding.requirement_id, int) else None,
-            code=str(finding.code), key=":".join(finding.key)[:255], severity=str(finding.severity),
+            code=str(finding.code), key=_cause_key(finding), severity=str(finding.severity),
             message=finding.message, details=finding.as_dict()["details"],
         )
         _stamp(row, None)

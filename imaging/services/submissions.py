@@ -24,7 +24,12 @@ from django.utils import timezone
 from audit.services import audit_record
 from ictms.lib.errors import DomainError, ensure_transition
 from imaging import storage
-from imaging.choices import FILE_FINAL, SUBMISSION_TRANSITIONS, FileStatus, SubmissionState
+from imaging.choices import (
+    FILE_FINAL,
+    SUBMISSION_TRANSITIONS,
+    FileStatus,
+    SubmissionState,
+)
 from imaging.deid import DeidError, SkippedFile, deidentify_file
 from imaging.deid_context import deid_context
 from imaging.files import (
@@ -526,7 +531,7 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
                     trial_code=trial.code, study_uid=result.study_instance_uid, series_uid=result.series_instance_uid,
                     sop_uid=result.sop_instance_uid)
                 storage.store_instance_file(key, _output)
-            instance = _create_instance(result, series, key, submission)
+            instance = _create_instance(result, series, key, submission, _output)
             if instance is None:
                 # Another worker recorded the same instance a moment ago.
                 _finish_existing(f, Instance.objects.select_related("series__study").get(sop_uid=result.sop_instance_uid), visit)
@@ -543,7 +548,28 @@ def _discard_unused(keys: set[str]) -> None:
             storage.delete_instance_file(key)
 
 
-def _create_instance(result: Any, series: Series, key: str, submission: Submission) -> Instance | None:
+_PROJECTION_MODALITIES = {"CR", "DX", "MG", "XA", "RF", "IO", "PX", "US"}
+
+
+def _spacing(result: Any, output: Path) -> tuple[list[float] | None, str]:
+    """Pixel spacing and where it came from (projection images may only have ImagerPixelSpacing)."""
+    if result.pixel_spacing and result.modality not in _PROJECTION_MODALITIES:
+        return list(result.pixel_spacing), "PixelSpacing"
+    import pydicom
+
+    from imaging.render import pixel_spacing
+
+    ds = pydicom.dcmread(output, stop_before_pixels=True, force=True)
+    spacing = pixel_spacing(ds)
+    if spacing.source is None:
+        return None, ""
+    return [spacing.row_mm, spacing.col_mm], spacing.source
+
+
+def _create_instance(result: Any, series: Series, key: str, submission: Submission, output: Path) -> Instance | None:
+    spacing, source = _spacing(result, output)
+    header = _header(result)
+    header["PixelSpacingSource"] = source
     try:
         with transaction.atomic():
             instance = Instance(
@@ -552,11 +578,11 @@ def _create_instance(result: Any, series: Series, key: str, submission: Submissi
                 transfer_syntax_uid=result.transfer_syntax_uid, rows=result.rows, columns=result.columns,
                 number_of_frames=result.number_of_frames or 1, slice_thickness=result.slice_thickness,
                 spacing_between_slices=result.spacing_between_slices,
-                pixel_spacing=list(result.pixel_spacing) if result.pixel_spacing else None,
+                pixel_spacing=spacing,
                 image_position=list(result.image_position_patient) if result.image_position_patient else None,
                 image_orientation=list(result.image_orientation_patient) if result.image_orientation_patient else None,
                 slice_location=result.slice_location, acquisition_date=_date(result.acquisition_date or result.series_date),
-                contrast_agent=result.contrast_bolus_agent[:64], header=_header(result), submission=submission,
+                contrast_agent=result.contrast_bolus_agent[:64], header=header, submission=submission,
             )
             instance.save()
             return instance

@@ -219,3 +219,14 @@ def test_submission_list_is_scoped_and_filterable(world, api, bl):
     assert len(api(world.coordinator).get(f"/api/submissions/?visit={bl.pk}").json()["results"]) == 1
     assert api(world.other_coordinator).get("/api/submissions/").json()["results"] == []
     assert api(world.coordinator_b).get("/api/submissions/").json()["results"] == []
+
+
+def test_projection_images_keep_where_their_spacing_came_from(world, api, bl):
+    ds = synthetic.make_ct_series(1, rows=32, cols=32).datasets[0]
+    ds.Modality = "CR"
+    del ds.PixelSpacing
+    ds.ImagerPixelSpacing = [0.15, 0.15]
+    upload_all(api(world.coordinator), bl.pk, [("IM0001.dcm", synthetic.to_bytes(ds))])
+    instance = Instance.objects.get()
+    assert instance.pixel_spacing == [0.15, 0.15]
+    assert instance.header["PixelSpacingSource"] == "ImagerPixelSpacing"

@@ -3,9 +3,10 @@
 import django.core.validators
 import django.db.models.deletion
 import simple_history.models
-import trials.models
 from django.conf import settings
 from django.db import migrations, models
+
+import trials.models
 
 
 class Migration(migrations.Migration):

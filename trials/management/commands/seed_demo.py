@@ -14,10 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--force", action="store_true", help="seed even when DEBUG is off (never in production)")
+        parser.add_argument("--skip-images", action="store_true", help="no synthetic studies (faster; visits stay expected)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            trial = seed_demo(force=options["force"], log=lambda line: self.stdout.write("  " + line))
+            trial = seed_demo(force=options["force"], images=not options["skip_images"],
+                              log=lambda line: self.stdout.write("  " + line))
         except DemoRefused as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"Demo trial {trial.code} is ready."))
