@@ -26,10 +26,10 @@ run: demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 test-fast: install
-	$(VENV)/bin/pytest -m "not browser and not worker"
+	$(VENV)/bin/pytest -n auto -m "not browser and not worker"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -85,6 +85,10 @@ class World:
 
 @pytest.fixture
 def world(db: Any) -> World:
+    return build_world()
+
+
+def build_world() -> World:
     from tests.trials import factories as f
     from trials.choices import Role
 
