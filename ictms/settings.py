@@ -208,6 +208,7 @@ UPLOAD_CHUNK_MB = env_int("UPLOAD_CHUNK_MB", 8)
 # Multipart uploads spill to disk here (identified data: not the shared /tmp), and a script may
 # send many files in one request.
 FILE_UPLOAD_TEMP_DIR = str(UPLOAD_TMP_DIR)
+FILE_UPLOAD_HANDLERS = ["ictms.lib.uploads.LargeChunkTemporaryFileUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FILES = 2000
 
 # --- E-mail ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ originals only ever live under settings.QUARANTINE_DIR, outside served storage.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -22,11 +23,24 @@ def instance_storage_key(*, trial_code: str, study_uid: str, series_uid: str, so
 
 
 def store_instance_file(key: str, source: Path) -> None:
-    """Write (or overwrite with identical bytes) the de-identified file at `key`, streaming from `source`.
+    """Put the de-identified file at `source` into storage at `key` (consuming `source` if it can).
 
-    Storages are configured to overwrite (settings), so a redelivered task or two workers
-    racing on the same instance write the same bytes to the same key.
+    Local storage: an atomic rename into place (no copy). Other storages stream it. Both
+    overwrite, so a redelivered task or two workers racing on the same instance write the
+    same bytes to the same key.
     """
+    try:
+        target = Path(default_storage.path(key))
+    except NotImplementedError:
+        target = None
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, target)
+            os.chmod(target, settings.FILE_UPLOAD_PERMISSIONS or 0o640)
+            return
+        except OSError:  # another file system: copy below
+            pass
     with open(source, "rb") as fh:
         saved = default_storage.save(key, File(fh, name=key))
     if saved != key:  # a storage that renamed it would break the deterministic key

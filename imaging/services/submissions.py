@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,8 +21,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from ictms.lib.errors import DomainError, ensure_transition
 from imaging import storage
 from imaging.choices import (
@@ -182,8 +184,13 @@ def _next_ordinal(submission: Submission) -> int:
 
 
 def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: AbstractBaseUser | None = None,
-                 instance: Instance | None = None, flags: list[str] | None = None) -> None:
-    """Record a file's final outcome and audit it (inside the caller's transaction)."""
+                 instance: Instance | None = None, flags: list[str] | None = None,
+                 audit: list[dict[str, Any]] | None = None, deferred: list[SubmissionFile] | None = None) -> None:
+    """Record a file's final outcome and audit it (inside the caller's transaction).
+
+    With `audit` / `deferred` lists, the audit event and the row's save are collected for the
+    caller to write in bulk (a batch of files then costs a few statements, not a few per file).
+    """
     f.status = status
     f.reason = reason[:255]
     f.processed_at = timezone.now()
@@ -195,7 +202,10 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: Abs
         f.flags = flags
         update.append("flags")
     _stamp(f, actor)
-    f.save(update_fields=update)
+    if deferred is not None:
+        deferred.append(f)
+    else:
+        f.save(update_fields=update)
     action = {
         FileStatus.DEIDENTIFIED: "submission_file.deidentify", FileStatus.DUPLICATE: "submission_file.duplicate",
         FileStatus.REJECTED: "submission_file.reject", FileStatus.SKIPPED: "submission_file.skip",
@@ -204,7 +214,11 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: Abs
     data: dict[str, Any] = {"submission": f.submission_id, "file": f.display_name or f"file {f.ordinal}"}
     if instance is not None:
         data["sop_instance_uid"] = instance.sop_uid
-    audit_record(actor=actor, action=action, target=f, trial=f.submission.visit.participant.trial_id, reason=reason, data=data)
+    event = dict(actor=actor, action=action, target=f, trial=f.submission.visit.participant.trial_id, reason=reason, data=data)
+    if audit is not None:
+        audit.append(event)  # written with the rest of the batch
+    else:
+        audit_record(**event)
     if status in FILE_FINAL and status != FileStatus.EXPANDED:
         path = storage.quarantine_path(f.submission_id, f.pk)
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
@@ -227,29 +241,48 @@ def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, upl
     if not uploads:
         raise ValidationError({"files": "Send at least one file."})
     ordinal = _next_ordinal(submission)
-    created, to_process = [], []
+    rows, pending = [], []
     for upload in uploads:
-        f = SubmissionFile(submission=submission, ordinal=ordinal, size=upload.size,
-                           display_name=safe_display_name(getattr(upload, "name", ""), fallback=f"file {ordinal}"))
+        too_big = upload.size > max_file_bytes()
+        rows.append(SubmissionFile(
+            submission=submission, ordinal=ordinal, size=upload.size, received_bytes=0 if too_big else upload.size,
+            status=FileStatus.UPLOADING if too_big else FileStatus.RECEIVED,
+            display_name=safe_display_name(getattr(upload, "name", ""), fallback=f"file {ordinal}")))
         ordinal += 1
-        _stamp(f, actor)
-        f.save()
-        created.append(f)
-        if upload.size > max_file_bytes():
-            _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor)
+        pending.append(None if too_big else _into_quarantine(submission, upload))
+    # One INSERT for the rows and one for their history: a script may send hundreds of files at once.
+    created = bulk_create_with_history(rows, SubmissionFile, default_user=actor)
+    if any(f.pk is None for f in created):  # a database that does not return ids from bulk inserts
+        created = list(SubmissionFile.objects.filter(submission=submission, parent__isnull=True,
+                                                    ordinal__gte=rows[0].ordinal).order_by("ordinal"))
+    trial_id = submission.visit.participant.trial_id
+    events, to_process = [], []
+    for f, path in zip(created, pending, strict=True):
+        f.submission = submission
+        if path is None:
+            _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor,
+                         audit=events)
             continue
-        target = storage.quarantine_path(submission.pk, f.pk)
-        temporary = getattr(upload, "temporary_file_path", None)
-        try:
-            # Spilled to disk by Django (same volume): move it instead of copying.
-            os.replace(temporary(), target) if temporary else _copy_upload(upload, target)
-        except OSError:
-            _copy_upload(upload, target)
-        f.received_bytes = upload.size
-        _received(f, actor)
+        os.replace(path, storage.quarantine_path(submission.pk, f.pk))
+        events.append(dict(actor=actor, action="submission_file.receive", target=f, trial=trial_id,
+                           data={"submission": submission.pk, "file": f.display_name, "bytes": f.size}))
         to_process.append(f.pk)
+    audit_record_many(events)
     _enqueue(to_process)
     return created
+
+
+def _into_quarantine(submission: Submission, upload: Any) -> Path:
+    """Put an uploaded file in the submission's quarantine folder under a temporary name."""
+    pending = storage.quarantine_dir() / f"s{submission.pk}" / f"incoming-{uuid.uuid4().hex}"
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    temporary = getattr(upload, "temporary_file_path", None)
+    try:
+        # Spilled to disk by Django (same volume): move it instead of copying.
+        os.replace(temporary(), pending) if temporary else _copy_upload(upload, pending)
+    except OSError:
+        _copy_upload(upload, pending)
+    return pending
 
 
 def _copy_upload(upload: Any, target: Path) -> None:
@@ -477,6 +510,8 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
     expected = current or Participant.objects.filter(pk=visit.participant_id).values_list("patient_key", flat=True).first() \
         or batch[0][1].original_patient_key
     keys: dict[str, str] = {}
+    # Read before the outputs move into storage (projection images need their header again).
+    spacings = {result.sop_instance_uid: _spacing(result, output) for _f, result, output in batch}
     for _f, result, output in batch:
         if result.sop_instance_uid in existing or result.sop_instance_uid in keys:
             continue
@@ -489,19 +524,25 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
         storage.store_instance_file(key, output)
         keys[result.sop_instance_uid] = key
     used: set[str] = set()
+    events: list[dict[str, Any]] = []
+    finished: list[SubmissionFile] = []
     with transaction.atomic():
         transaction.on_commit(lambda: _discard_unused(set(keys.values()) - used))
         locked_submission = Submission.objects.select_for_update().get(pk=submission.pk)
         participant = Participant.objects.select_for_update().get(pk=visit.participant_id)
+        locked_files = {row.pk: row for row in SubmissionFile.objects.select_for_update(of=("self",)).select_related(
+            "submission__visit__participant").filter(pk__in=[f.pk for f, _r, _o in batch])}
         studies: dict[str, Study] = {}
         series_cache: dict[str, Series] = {}
-        for f, result, _output in batch:
-            f = _locked(f)
+        planned: dict[str, tuple[SubmissionFile, Any, Instance]] = {}
+        repeats: list[tuple[SubmissionFile, str]] = []  # the same image twice in this batch
+        for f, result, output in batch:
+            f = locked_files[f.pk]
             if f.status != FileStatus.RECEIVED:
                 continue  # recorded by an earlier delivery of this task
             problem = _patient_problem(locked_submission, participant, result.original_patient_key)
             if problem:
-                _finish_file(f, FileStatus.REJECTED, problem)
+                _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
                 continue
             if not locked_submission.patient_key:
                 locked_submission.patient_key = result.original_patient_key
@@ -511,13 +552,16 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
                 participant.save(update_fields=["patient_key"])
             instance = existing.get(result.sop_instance_uid)
             if instance is not None:
-                _finish_existing(f, instance, visit)
+                _finish_existing(f, instance, visit, audit=events, deferred=finished)
+                continue
+            if result.sop_instance_uid in planned:
+                repeats.append((f, result.sop_instance_uid))
                 continue
             study = studies.get(result.study_instance_uid)
             if study is None:
                 study, problem = _study_for(result, visit)
                 if problem:
-                    _finish_file(f, FileStatus.REJECTED, problem)
+                    _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
                     continue
                 studies[result.study_instance_uid] = study
             series = series_cache.get(result.series_instance_uid)
@@ -530,15 +574,26 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
                 key = keys[result.sop_instance_uid] = storage.instance_storage_key(
                     trial_code=trial.code, study_uid=result.study_instance_uid, series_uid=result.series_instance_uid,
                     sop_uid=result.sop_instance_uid)
-                storage.store_instance_file(key, _output)
-            instance = _create_instance(result, series, key, submission, _output)
-            if instance is None:
-                # Another worker recorded the same instance a moment ago.
-                _finish_existing(f, Instance.objects.select_related("series__study").get(sop_uid=result.sop_instance_uid), visit)
+                storage.store_instance_file(key, output)
+            planned[result.sop_instance_uid] = (f, result, _new_instance(
+                result, series, key, submission, spacings[result.sop_instance_uid]))
+        created = _create_instances([obj for _f, _r, obj in planned.values()])
+        for sop, (f, result, _obj) in planned.items():
+            instance = created.get(sop)
+            if instance is None:  # another worker recorded the same instance a moment ago
+                _finish_existing(f, Instance.objects.select_related("series__study").get(sop_uid=sop), visit,
+                                 audit=events, deferred=finished)
                 continue
-            existing[instance.sop_uid] = instance
-            used.add(key)
-            _finish_file(f, FileStatus.DEIDENTIFIED, instance=instance, flags=list(result.qc_flags))
+            existing[sop] = instance
+            used.add(instance.storage_key)
+            _finish_file(f, FileStatus.DEIDENTIFIED, instance=instance, flags=list(result.qc_flags), audit=events,
+                         deferred=finished)
+        for f, sop in repeats:
+            _finish_existing(f, Instance.objects.select_related("series__study").get(sop_uid=sop), visit,
+                             audit=events, deferred=finished)
+        # Bulk writes that keep simple-history's rows (plain bulk_update would skip them).
+        bulk_update_with_history(finished, SubmissionFile, ["status", "reason", "processed_at", "stored_instance", "flags"])
+        audit_record_many(events)
 
 
 def _discard_unused(keys: set[str]) -> None:
@@ -566,38 +621,58 @@ def _spacing(result: Any, output: Path) -> tuple[list[float] | None, str]:
     return [spacing.row_mm, spacing.col_mm], spacing.source
 
 
-def _create_instance(result: Any, series: Series, key: str, submission: Submission, output: Path) -> Instance | None:
-    spacing, source = _spacing(result, output)
+def _new_instance(result: Any, series: Series, key: str, submission: Submission,
+                  spacing_and_source: tuple[list[float] | None, str]) -> Instance:
+    spacing, source = spacing_and_source
     header = _header(result)
     header["PixelSpacingSource"] = source
+    return Instance(
+        series=series, sop_uid=result.sop_instance_uid, sop_class_uid=result.sop_class_uid,
+        instance_number=result.instance_number, storage_key=key, sha256=result.sha256, size=result.size,
+        transfer_syntax_uid=result.transfer_syntax_uid, rows=result.rows, columns=result.columns,
+        number_of_frames=result.number_of_frames or 1, slice_thickness=result.slice_thickness,
+        spacing_between_slices=result.spacing_between_slices, pixel_spacing=spacing,
+        image_position=list(result.image_position_patient) if result.image_position_patient else None,
+        image_orientation=list(result.image_orientation_patient) if result.image_orientation_patient else None,
+        slice_location=result.slice_location, acquisition_date=_date(result.acquisition_date or result.series_date),
+        contrast_agent=result.contrast_bolus_agent[:64], header=header, submission=submission,
+    )
+
+
+def _create_instances(objs: list[Instance]) -> dict[str, Instance]:
+    """Insert the batch's new instances (with history); one by one if another worker raced us."""
+    if not objs:
+        return {}
     try:
         with transaction.atomic():
-            instance = Instance(
-                series=series, sop_uid=result.sop_instance_uid, sop_class_uid=result.sop_class_uid,
-                instance_number=result.instance_number, storage_key=key, sha256=result.sha256, size=result.size,
-                transfer_syntax_uid=result.transfer_syntax_uid, rows=result.rows, columns=result.columns,
-                number_of_frames=result.number_of_frames or 1, slice_thickness=result.slice_thickness,
-                spacing_between_slices=result.spacing_between_slices,
-                pixel_spacing=spacing,
-                image_position=list(result.image_position_patient) if result.image_position_patient else None,
-                image_orientation=list(result.image_orientation_patient) if result.image_orientation_patient else None,
-                slice_location=result.slice_location, acquisition_date=_date(result.acquisition_date or result.series_date),
-                contrast_agent=result.contrast_bolus_agent[:64], header=header, submission=submission,
-            )
-            instance.save()
-            return instance
+            created = bulk_create_with_history(objs, Instance)
+        if all(obj.pk for obj in created):
+            return {obj.sop_uid: obj for obj in created}
+        return {obj.sop_uid: obj for obj in Instance.objects.filter(sop_uid__in=[o.sop_uid for o in objs])}
     except IntegrityError:
-        return None
+        out = {}
+        for obj in objs:
+            try:
+                with transaction.atomic():
+                    obj.pk = None
+                    obj.save()
+                    out[obj.sop_uid] = obj
+            except IntegrityError:
+                continue
+        return out
 
 
-def _finish_existing(f: SubmissionFile, existing: Instance, visit: Visit) -> None:
+def _finish_existing(f: SubmissionFile, existing: Instance, visit: Visit, *, audit: list[dict[str, Any]] | None = None,
+                     deferred: list[SubmissionFile] | None = None) -> None:
     if existing.series.study.visit_id != visit.pk:
         if existing.series.study.participant_id != visit.participant_id:
-            _finish_file(f, FileStatus.REJECTED, "this image was already received for another participant of this trial")
+            _finish_file(f, FileStatus.REJECTED, "this image was already received for another participant of this trial",
+                         audit=audit, deferred=deferred)
         else:
-            _finish_file(f, FileStatus.REJECTED, "this image was already received for another visit of this participant")
+            _finish_file(f, FileStatus.REJECTED, "this image was already received for another visit of this participant",
+                         audit=audit, deferred=deferred)
         return
-    _finish_file(f, FileStatus.DUPLICATE, "already received, skipped", instance=existing)
+    _finish_file(f, FileStatus.DUPLICATE, "already received, skipped", instance=existing, audit=audit, deferred=deferred)
 
 
 def _date(value: str) -> dt.date | None:
