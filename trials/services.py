@@ -19,6 +19,7 @@ from ictms.lib.errors import (
     PermissionDeniedError,
     ensure_transition,
 )
+from ictms.lib.history import stamp
 from trials.choices import (
     PARTICIPANT_TRANSITIONS,
     SITE_ROLES,
@@ -77,15 +78,11 @@ def require_site_perm(actor: AbstractBaseUser, perm: str, site: Site) -> None:
     raise NotFoundError("No such site.")
 
 
-def _stamp(obj: Any, actor: AbstractBaseUser, reason: str = "") -> None:
-    # simple-history: outside a request (tasks, commands) the history user comes from here.
-    obj._history_user = actor
-    obj._change_reason = reason or None
 
 
 def _save(obj: Any, actor: AbstractBaseUser, reason: str = "", **kwargs: Any) -> None:
     obj.full_clean()
-    _stamp(obj, actor, reason)
+    stamp(obj, actor, reason)
     obj.save(**kwargs)
 
 
@@ -228,7 +225,7 @@ def imaging_requirement_delete(*, actor: AbstractBaseUser, requirement: ImagingR
     require_trial_perm(actor, "manage_trial", trial)
     audit_record(actor=actor, action="imaging_requirement.delete", target=requirement, trial=trial, reason=reason,
                  changes=diff(snapshot(requirement, REQUIREMENT_FIELDS), {}))
-    _stamp(requirement, actor, reason)
+    stamp(requirement, actor, reason)
     requirement.delete()
 
 
@@ -452,7 +449,7 @@ def visit_transition(
     if scan_date is not None:
         visit.scan_date = scan_date
     if actor is not None:
-        _stamp(visit, actor, reason)
+        stamp(visit, actor, reason)
     visit.full_clean()
     visit.save()
     audit_record(actor=actor, action="visit.state_change", target=visit, trial=visit.participant.trial, reason=reason,

@@ -14,11 +14,11 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from pydicom import dcmread
 
 from audit.services import audit_record, diff, snapshot
 from ictms.lib.errors import DomainError, PermissionDeniedError
+from ictms.lib.history import stamp
 from imaging import render
 from imaging.choices import MeasurementKind
 from imaging.models import Instance, Measurement
@@ -91,26 +91,10 @@ def _require_author(actor: AnyUser, measurement: Measurement) -> None:
         raise PermissionDeniedError("Only the person who drew a measurement may change it.")
 
 
-def _save(measurement: Measurement, actor: AnyUser, history_type: str, reason: str = "", **kwargs: Any) -> None:
-    """Save and write the simple-history row with `actor` as its user.
-
-    simple-history gives every historical model a property named `instance`, which hides the
-    Measurement.instance foreign key, so its own post_save handler fails on this model until
-    the model declares HistoricalRecords(excluded_fields=["instance"]). The historical row is
-    therefore written here, with the same values simple-history would store (the historical
-    table has no instance column either way; the audit event records the instance).
-    """
-    measurement.skip_history_when_saving = True
-    try:
-        measurement.save(**kwargs)
-    finally:
-        del measurement.skip_history_when_saving
-    history_model = Measurement.history.model
-    values = {f.attname: getattr(measurement, f.attname) for f in Measurement._meta.fields if f.name != "instance"}
-    history_model.objects.create(
-        history_date=timezone.now(), history_type=history_type, history_user=actor,
-        history_change_reason=reason or None, **values,
-    )
+def _save(measurement: Measurement, actor: AnyUser, reason: str = "", **kwargs: Any) -> None:
+    """Save with `actor` (and `reason`) on the simple-history row the save writes."""
+    stamp(measurement, actor, reason)
+    measurement.save(**kwargs)
 
 
 def instance_spacing(instance: Instance, frame: int) -> render.PixelSpacing:
@@ -211,7 +195,7 @@ def measurement_create(
     )
     _compute(measurement)
     measurement.full_clean()
-    _save(measurement, actor, "+")
+    _save(measurement, actor)
     audit_record(actor=actor, action="measurement.create", target=measurement, trial=_trial_of(instance),
                  changes=diff({}, snapshot(measurement, MEASUREMENT_FIELDS)))
     return measurement
@@ -242,7 +226,7 @@ def measurement_update(
     changes = diff(before, snapshot(measurement, MEASUREMENT_FIELDS))
     if changes:
         measurement.full_clean()
-        _save(measurement, actor, "~")
+        _save(measurement, actor)
         audit_record(actor=actor, action="measurement.update", target=measurement, trial=_trial_of(instance),
                      changes=changes)
     return measurement
@@ -261,7 +245,7 @@ def measurement_delete(*, actor: AnyUser, measurement: Measurement, reason: str 
     if measurement.is_deleted:
         raise DomainError("The measurement was already deleted.")
     measurement.is_deleted = True
-    _save(measurement, actor, "~", reason, update_fields=["is_deleted", "updated_at"])
+    _save(measurement, actor, reason, update_fields=["is_deleted", "updated_at"])
     audit_record(actor=actor, action="measurement.delete", target=measurement, trial=_trial_of(instance),
                  reason=reason, changes={"is_deleted": [False, True]})
     return measurement

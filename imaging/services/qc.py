@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from ictms.lib.errors import DomainError
+from ictms.lib.history import stamp
 from imaging import qc_adapter
 from imaging.choices import (
     QUERY_ACTIVE,
@@ -26,11 +27,6 @@ from imaging.services.queries import query_auto_answer, query_raise, require_qc
 from trials.choices import VisitState
 from trials.models import Visit
 from trials.services import visit_transition
-
-
-def _stamp(obj: Any, actor: AbstractBaseUser | None, reason: str = "") -> None:
-    obj._history_user = actor
-    obj._change_reason = reason or None
 
 
 def _cause_key(finding: Any) -> str:
@@ -65,7 +61,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
     by_uid = _series_for_uid(visit)
     for old in QcFinding.objects.filter(visit=visit, is_current=True):
         old.is_current = False
-        _stamp(old, None, "replaced by a new QC run")
+        stamp(old, None, "replaced by a new QC run")
         old.save(update_fields=["is_current"])
     findings = []
     for finding in result.findings:
@@ -75,7 +71,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
             code=str(finding.code), key=_cause_key(finding), severity=str(finding.severity),
             message=finding.message, details=finding.as_dict()["details"],
         )
-        _stamp(row, None)
+        stamp(row, None)
         row.save()
         findings.append(row)
     blocking = {f.key: f for f in findings if f.severity == Severity.BLOCKING}
@@ -119,7 +115,7 @@ def series_qc_decide(*, actor: AbstractBaseUser, series: Series, status: str, re
     series.qc_status, series.qc_reason, series.qc_comment = status, reason, comment.strip()
     series.qc_by, series.qc_at = actor, timezone.now()
     series.full_clean()
-    _stamp(series, actor, comment)
+    stamp(series, actor, comment)
     series.save(update_fields=["qc_status", "qc_reason", "qc_comment", "qc_by", "qc_at"])
     audit_record(actor=actor, action="series.qc_decide", target=series, trial=visit.participant.trial_id, reason=comment,
                  changes={"qc_status": [before["qc_status"], status], "qc_reason": [before["qc_reason"], reason]},

@@ -8,7 +8,6 @@ people who must act next are e-mailed after commit.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from ictms.lib.errors import NotFoundError, PermissionDeniedError, ensure_transition
+from ictms.lib.history import stamp
 from imaging.choices import QUERY_TRANSITIONS, QueryAction, QueryCategory, QueryState
 from imaging.models import Query, QueryMessage, Series, Submission
 from trials.models import Visit
@@ -24,9 +24,6 @@ from trials.models import Visit
 DEFAULT_DUE_DAYS = 7
 
 
-def _stamp(obj: Any, actor: AbstractBaseUser | None, reason: str = "") -> None:
-    obj._history_user = actor
-    obj._change_reason = reason or None
 
 
 def _can_see(actor: AbstractBaseUser, visit: Visit) -> bool:
@@ -65,7 +62,7 @@ def _locked(query: Query) -> Query:
 def _message(query: Query, actor: AbstractBaseUser | None, action: str, text: str, submission: Submission | None = None) -> QueryMessage:
     message = QueryMessage(query=query, author=actor, action=action, text=text, submission=submission)
     message.full_clean()
-    _stamp(message, actor)
+    stamp(message, actor)
     message.save()
     return message
 
@@ -82,7 +79,7 @@ def _move(query: Query, actor: AbstractBaseUser | None, target: str, action: str
         query.closed_at = now
     if target == QueryState.OPEN:
         query.answered_at = None
-    _stamp(query, actor, text[:100])
+    stamp(query, actor, text[:100])
     query.save(update_fields=["state", "answered_at", "closed_at"])
     _message(query, actor, action, text, submission)
     audit_record(actor=actor, action=f"query.{action}", target=query, trial=query.visit.participant.trial_id,
@@ -99,7 +96,7 @@ def _set_reupload_flag(visit_id: int, actor: AbstractBaseUser | None) -> None:
     visit = Visit.objects.select_for_update().get(pk=visit_id)
     if visit.reupload_requested != wanted:
         visit.reupload_requested = wanted
-        _stamp(visit, actor, "query asks for a re-upload" if wanted else "no query asks for a re-upload")
+        stamp(visit, actor, "query asks for a re-upload" if wanted else "no query asks for a re-upload")
         visit.save(update_fields=["reupload_requested"])
 
 
@@ -131,7 +128,7 @@ def query_raise(
         due_date=due_date or timezone.localdate() + dt.timedelta(days=DEFAULT_DUE_DAYS),
     )
     query.full_clean()
-    _stamp(query, actor)
+    stamp(query, actor)
     query.save()
     _message(query, actor, QueryAction.RAISE, text)
     audit_record(actor=actor, action="query.raise", target=query, trial=visit.participant.trial_id, reason=text,

@@ -25,6 +25,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from audit.services import audit_record, audit_record_many
 from ictms.lib.errors import DomainError, ensure_transition
+from ictms.lib.history import stamp
 from imaging import storage
 from imaging.choices import (
     FILE_FINAL,
@@ -54,9 +55,6 @@ PENDING = (FileStatus.UPLOADING, FileStatus.RECEIVED)
 BATCH = 25  # files per processing task
 
 
-def _stamp(obj: Any, actor: AbstractBaseUser | None, reason: str = "") -> None:
-    obj._history_user = actor
-    obj._change_reason = reason or None
 
 
 def max_file_bytes() -> int:
@@ -106,7 +104,7 @@ def submission_open(*, actor: AbstractBaseUser, visit: Visit, comment: str = "",
         raise ValidationError({"scan_date": "The scan date is in the future."})
     submission = Submission(visit=visit, opened_by=actor, comment=comment, scan_date=scan_date)
     submission.full_clean()
-    _stamp(submission, actor)
+    stamp(submission, actor)
     submission.save()
     audit_record(actor=actor, action="submission.open", target=submission, trial=trial,
                  data={"visit": str(visit), "scan_date": scan_date, "comment": comment})
@@ -124,7 +122,7 @@ def submission_complete(*, actor: AbstractBaseUser, submission: Submission) -> S
         _finish_file(f, FileStatus.REJECTED, "the upload of this file was not finished", actor=actor)
     submission.state = SubmissionState.PROCESSING
     submission.completed_at = timezone.now()
-    _stamp(submission, actor)
+    stamp(submission, actor)
     submission.save(update_fields=["state", "completed_at"])
     audit_record(actor=actor, action="submission.complete", target=submission, trial=submission.visit.participant.trial,
                  changes={"state": [SubmissionState.RECEIVING, SubmissionState.PROCESSING]},
@@ -148,7 +146,7 @@ def submission_finish_if_processed(*, submission_id: int) -> Submission:
         state = SubmissionState.DONE if usable else SubmissionState.FAILED
         submission.state = state
         submission.finished_at = timezone.now()
-        _stamp(submission, None)
+        stamp(submission, None)
         submission.save(update_fields=["state", "finished_at"])
         trial = submission.visit.participant.trial
         audit_record(actor=None, action="submission.finish", target=submission, trial=trial,
@@ -172,7 +170,7 @@ def _visit_received(submission: Submission) -> None:
     if visit.reupload_requested:
         visit.refresh_from_db()
         visit.reupload_requested = False
-        _stamp(visit, submission.opened_by, "re-upload received")
+        stamp(visit, submission.opened_by, "re-upload received")
         visit.save(update_fields=["reupload_requested"])
 
 
@@ -201,7 +199,7 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: Abs
     if flags is not None:
         f.flags = flags
         update.append("flags")
-    _stamp(f, actor)
+    stamp(f, actor)
     if deferred is not None:
         deferred.append(f)
     else:
@@ -226,7 +224,7 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: Abs
 
 def _received(f: SubmissionFile, actor: AbstractBaseUser) -> None:
     f.status = FileStatus.RECEIVED
-    _stamp(f, actor)
+    stamp(f, actor)
     f.save(update_fields=["status", "received_bytes"])
     audit_record(actor=actor, action="submission_file.receive", target=f, trial=f.submission.visit.participant.trial_id,
                  data={"submission": f.submission_id, "file": f.display_name, "bytes": f.size})
@@ -309,7 +307,7 @@ def submission_upload_start(*, actor: AbstractBaseUser, submission: Submission, 
     ordinal = _next_ordinal(submission)
     f = SubmissionFile(submission=submission, ordinal=ordinal, client_key=client_key, size=size,
                        display_name=safe_display_name(name, fallback=f"file {ordinal}"))
-    _stamp(f, actor)
+    stamp(f, actor)
     f.save()
     if size > max_file_bytes():
         _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor)
