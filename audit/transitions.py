@@ -1,0 +1,60 @@
+"""transition(): the one function that moves a row through its state machine.
+
+It checks the machine's table (409 when the move is not allowed), sets the state and any fields
+that move with it, stamps simple-history with the actor and reason, saves, and appends the audit
+event in the caller's transaction. Services lock the row (`select_for_update`) before calling it.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import models
+
+from audit.services import audit_record, jsonable
+from ictms.lib.history import stamp
+from ictms.lib.states import StateMachine
+
+
+def transition(
+    machine: StateMachine,
+    obj: models.Model,
+    target: str,
+    *,
+    actor: Any,
+    trial: Any,
+    reason: str = "",
+    fields: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+    action: str | None = None,
+    audit: bool = True,
+) -> models.Model:
+    """Move `obj` to `target` under `machine`; set `fields` with it; audit it. Raises InvalidTransition.
+
+    `action` overrides the machine's audit action for moves with a business name of their own
+    (e.g. "read_task.sign" rather than "read_task.state_change"). `audit=False` is for callers
+    that record many moves with one `audit_record_many` call (batches of files).
+    """
+    current = getattr(obj, machine.field)
+    machine.ensure(current, target)
+    changes: dict[str, list[Any]] = {machine.field: [str(current), str(target)]}
+    setattr(obj, machine.field, target)
+    for name, value in (fields or {}).items():
+        before = getattr(obj, name)
+        setattr(obj, name, value)
+        if jsonable(before) != jsonable(value):
+            changes[name] = [before, value]
+    stamp(obj, actor, reason)
+    update_fields = [machine.field, *(fields or {})]
+    obj.save(update_fields=update_fields)
+    if audit:
+        audit_record(
+            actor=actor,
+            action=action or machine.audit_action,
+            target=obj,
+            trial=trial,
+            reason=reason,
+            changes=changes,
+            data=dict(data or {}),
+        )
+    return obj
