@@ -32,6 +32,7 @@ timepoint, statuses that fit the lesion kind, measurements with their image, ...
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -58,9 +59,11 @@ __all__ = [
     "TimepointResult",
     "Trial",
     "all_reads",
+    "deterministic_uid",
     "evaluator_name",
     "lesion_link_id",
     "results_from_assessment",
+    "tracking_uid",
     "validate_trial",
 ]
 
@@ -280,6 +283,19 @@ def lesion_link_id(slot: int, label: str) -> str:
     match = _LABEL.match(label)
     body = f"{match.group(1).upper()}{int(match.group(2)):02d}" if match else label.upper()
     return f"R{slot}-{body}"
+
+
+_UID_NAMESPACE = uuid.UUID("5b0f6e1e-3c55-5d6a-9a53-0c2f4f0d8a11")
+
+
+def deterministic_uid(*parts: str) -> str:
+    """A DICOM UID under 2.25 from a name-based (version 5) UUID of `parts`: equal parts, equal UID."""
+    return f"2.25.{uuid.uuid5(_UID_NAMESPACE, chr(31).join(parts)).int}"
+
+
+def tracking_uid(studyid: str, usubjid: str, link_id: str) -> str:
+    """The lesion's SR tracking UID from its TULNKID identity: the same at every timepoint and export."""
+    return deterministic_uid("ictms-lesion", studyid, usubjid, link_id)
 
 
 def results_from_assessment(

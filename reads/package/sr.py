@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -41,7 +42,6 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
 from pydicom.sr.codedict import codes
-from pydicom.uid import generate_uid
 
 from .model import (
     ImageRef,
@@ -53,7 +53,9 @@ from .model import (
     Read,
     Subject,
     Trial,
+    deterministic_uid,
     lesion_link_id,
+    tracking_uid,
     validate_trial,
 )
 
@@ -96,9 +98,10 @@ _OHIF_FREE_TEXT = ("CORNERSTONEFREETEXT", "CST4")
 SR_SERIES_NUMBER = 9000
 
 
-def tracking_uid(studyid: str, usubjid: str, link_id: str) -> str:
-    """The lesion's tracking UID (2.25 form): the same for every timepoint and every export."""
-    return str(generate_uid(prefix=None, entropy_srcs=["ictms-lesion", studyid, usubjid, link_id]))
+def _utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime(1970, 1, 1, tzinfo=UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment
 
 
 def _observer_name(read: Read) -> str:
@@ -219,27 +222,16 @@ def build_measurement_report(
         procedure_reported=procedure,
         imaging_measurements=groups or None,
     )
-    usubjid = trial.usubjid(subject)
     digest = _content_digest(subject, read, visitnum)
-    signed = result.signed_at or datetime(1970, 1, 1, tzinfo=UTC)
-    sr = hd.sr.Comprehensive3DSR(
-        evidence=ordered_evidence,
-        content=report[0],
-        series_instance_uid=str(generate_uid(prefix=None, entropy_srcs=["ictms-sr-series", trial.studyid, usubjid, read.evaluator])),
-        series_number=SR_SERIES_NUMBER + read.slot,
-        sop_instance_uid=str(generate_uid(prefix=None, entropy_srcs=["ictms-sr", trial.studyid, usubjid, read.evaluator,
-                                                                      str(visitnum), digest])),
-        instance_number=subject.position(visitnum),
-        manufacturer=manufacturer,
-        is_complete=True,
-        is_final=True,
-        is_verified=result.signed_at is not None,
-        verifying_observer_name=_observer_name(read) if result.signed_at else None,
-        verifying_organization=organization if result.signed_at else None,
-        series_description=f"Measurement report {read.evaluator}",
-        content_date=signed.date(),
-        content_time=signed.time().replace(microsecond=0, tzinfo=None),
-    )
+    with warnings.catch_warnings():
+        # The stored, de-identified PatientName (the subject code) is copied as it is; highdicom
+        # warns about single-component names, which is what de-identified names are.
+        warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name.*")
+        sr = _create(
+            ordered_evidence, report, trial, subject, read, visitnum, result.signed_at, digest,
+            organization=organization, manufacturer=manufacturer,
+        )
+    signed = _utc(result.signed_at)
     # Creation and verification at the signing time, not at export, so a rebuild is byte-identical.
     sr.InstanceCreationDate = signed.strftime("%Y%m%d")
     sr.InstanceCreationTime = signed.strftime("%H%M%S")
@@ -248,6 +240,40 @@ def build_measurement_report(
     if software_version:
         sr.SoftwareVersions = software_version
     return sr
+
+
+def _create(
+    evidence: list[Dataset],
+    report: hd.sr.MeasurementReport,
+    trial: Trial,
+    subject: Subject,
+    read: Read,
+    visitnum: Decimal,
+    signed_at: datetime | None,
+    digest: str,
+    *,
+    organization: str,
+    manufacturer: str,
+) -> hd.sr.Comprehensive3DSR:
+    usubjid = trial.usubjid(subject)
+    signed = _utc(signed_at)
+    return hd.sr.Comprehensive3DSR(
+        evidence=evidence,
+        content=report[0],
+        series_instance_uid=deterministic_uid("ictms-sr-series", trial.studyid, usubjid, read.evaluator),
+        series_number=SR_SERIES_NUMBER + read.slot,
+        sop_instance_uid=deterministic_uid("ictms-sr", trial.studyid, usubjid, read.evaluator, str(visitnum), digest),
+        instance_number=subject.position(visitnum),
+        manufacturer=manufacturer,
+        is_complete=True,
+        is_final=True,
+        is_verified=signed_at is not None,
+        verifying_observer_name=_observer_name(read) if signed_at else None,
+        verifying_organization=organization if signed_at else None,
+        series_description=f"Measurement report {read.evaluator}",
+        content_date=signed.date(),
+        content_time=signed.time().replace(microsecond=0, tzinfo=None),
+    )
 
 
 def sr_bytes(sr: Dataset) -> bytes:
