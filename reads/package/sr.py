@@ -237,6 +237,9 @@ def build_measurement_report(
     sr.InstanceCreationTime = signed.strftime("%H%M%S")
     if result.signed_at is not None:
         sr.VerifyingObserverSequence[0].VerificationDateTime = signed.strftime("%Y%m%d%H%M%S")
+    if "ContributingEquipmentSequence" in sr:
+        # highdicom appends itself as contributing equipment stamped "now"; stamp it with the signing time.
+        sr.ContributingEquipmentSequence[-1].ContributionDateTime = signed.strftime("%Y%m%d%H%M%S")
     if software_version:
         sr.SoftwareVersions = software_version
     return sr
