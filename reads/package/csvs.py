@@ -11,6 +11,11 @@ adjudicator as ADJUDICATOR.
   its best response and progression are those of the read accepted at the subject's last
   timepoint. Progression is given as the timepoint (VISIT, VISITNUM) and its scan date as the
   site recorded it.
+- audit/audit.csv (`audit_csv`): the audit events of the package's objects, one row per
+  `AuditRow`, actors only as role pseudonyms (`ACTOR_PSEUDONYMS`: RADIOLOGIST 1/2 as the
+  case's slot, ADJUDICATOR, TRIAL ADMIN, ...); any other actor is refused, so a name cannot
+  slip into the package. The Django layer maps each event's actor to its pseudonym and
+  leaves out of `detail` anything that names a person.
 - lesions.csv: one row per read x lesion x timepoint observed: the lesion (link ID as in TU/TR,
   label, kind, organ, location, node), the status, the axes and the value RECIST counts (0 when
   disappeared, the charter's 5 mm when too small), the reason when not evaluable, the image
@@ -24,12 +29,16 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from .model import (
+    ADJUDICATOR,
     LesionKind,
     Observation,
     ObservationStatus,
+    PackageInputError,
     Read,
     Subject,
     TimepointResult,
@@ -41,7 +50,22 @@ from .model import (
 )
 from .sdtm import study_day
 
-__all__ = ["LESION_COLUMNS", "RESULT_COLUMNS", "lesions_csv", "results_csv"]
+__all__ = [
+    "ACTOR_PSEUDONYMS",
+    "AUDIT_COLUMNS",
+    "LESION_COLUMNS",
+    "RESULT_COLUMNS",
+    "AuditRow",
+    "audit_csv",
+    "lesions_csv",
+    "results_csv",
+]
+
+ACTOR_PSEUDONYMS = frozenset({
+    "RADIOLOGIST 1", "RADIOLOGIST 2", ADJUDICATOR, "TRIAL ADMIN", "QC ANALYST", "SITE COORDINATOR", "SPONSOR",
+    "AUDITOR", "SYSTEM",
+})
+AUDIT_COLUMNS = ("at", "actor", "action", "object_type", "object_id", "subject", "visit", "detail")
 
 RESULT_COLUMNS = (
     "subject", "visitnum", "visit", "scan_date", "study_day", "read", "evaluator", "accepted", "source",
@@ -174,3 +198,30 @@ def lesions_csv(trial: Trial) -> bytes:
             })
     return _write(LESION_COLUMNS, rows)
 
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit event of an object in the package, its actor already replaced by a role pseudonym."""
+
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    subject: str = ""
+    visit: str = ""
+    detail: str = ""
+
+
+def audit_csv(rows: Iterable[AuditRow]) -> bytes:
+    """audit/audit.csv in time order; refuses an actor that is not a role pseudonym."""
+    ordered = sorted(rows, key=lambda r: (r.at.astimezone(UTC) if r.at.tzinfo else r.at, r.object_type, r.object_id))
+    out = []
+    for row in ordered:
+        if row.actor not in ACTOR_PSEUDONYMS:
+            raise PackageInputError(f"audit actor {row.actor!r} is not a role pseudonym ({', '.join(sorted(ACTOR_PSEUDONYMS))})")
+        moment = row.at.astimezone(UTC) if row.at.tzinfo else row.at
+        out.append({"at": moment.isoformat(), "actor": row.actor, "action": row.action, "object_type": row.object_type,
+                    "object_id": row.object_id, "subject": row.subject, "visit": row.visit, "detail": row.detail})
+    return _write(AUDIT_COLUMNS, out)
