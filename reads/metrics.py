@@ -498,10 +498,10 @@ def compute_reader_metrics(
     for case in sorted(double_cases):
         for first, second in combinations(sorted(by_case[case]), 2):
             shared_by_pair[(first, second)].append(case)
-    for (first, second), cases in sorted(shared_by_pair.items()):
-        timepoint_pairs = []
-        best_pairs = []
-        for case in cases:
+    for (first, second), shared_cases in sorted(shared_by_pair.items()):
+        timepoint_pairs: list[tuple[str, str]] = []
+        best_pairs: list[tuple[str, str]] = []
+        for case in shared_cases:
             read_1, read_2 = by_case[case][first], by_case[case][second]
             responses_2 = {tp.timepoint: tp.overall_response for tp in read_2.timepoints}
             timepoint_pairs.extend(
@@ -513,14 +513,14 @@ def compute_reader_metrics(
                 best_pairs.append((str(read_1.best_response), str(read_2.best_response)))
         pair_decisions = [
             governing[case]
-            for case in cases
+            for case in shared_cases
             if case in governing and {governing[case].reader_1, governing[case].reader_2} == {first, second}
         ]
         pair_rows.append(
             PairMetrics(
                 readers=(first, second),
-                cases_read_by_both=len(cases),
-                adjudication_rate=Ratio(sum(1 for case in cases if case in standing), len(cases)),
+                cases_read_by_both=len(shared_cases),
+                adjudication_rate=Ratio(sum(1 for case in shared_cases if case in standing), len(shared_cases)),
                 decisions=len(pair_decisions),
                 selected={r: sum(1 for d in pair_decisions if d.selected_reader == r) for r in (first, second)},
                 discordance_reasons=dict(Counter(str(d.reason_code) for d in pair_decisions)),

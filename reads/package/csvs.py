@@ -28,7 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -93,7 +93,7 @@ def _text(value: object) -> str:
 _PERCENT_COLUMNS = ("change_from_baseline_pct", "change_from_nadir_pct")
 
 
-def _write(columns: Sequence[str], rows: Iterable[dict[str, object]]) -> bytes:
+def _write(columns: Sequence[str], rows: Iterable[Mapping[str, object]]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
@@ -164,8 +164,8 @@ def counted_mm(trial: Trial, lymph_node: bool, obs: Observation) -> Decimal | No
     return None
 
 
-def _points(points: object) -> str:
-    return "" if points is None else json.dumps([list(p) for p in points])  # type: ignore[union-attr]
+def _points(points: tuple[tuple[float, float], tuple[float, float]] | None) -> str:
+    return "" if points is None else json.dumps([list(p) for p in points])
 
 
 def lesions_csv(trial: Trial) -> bytes:

@@ -132,7 +132,7 @@ def verify_package(source: str | os.PathLike[str] | BinaryIO) -> Mismatch | None
             size = 0
             try:
                 with archive.open(info) as handle:
-                    for chunk in iter(lambda h=handle: h.read(CHUNK), b""):
+                    while chunk := handle.read(CHUNK):
                         digest.update(chunk)
                         size += len(chunk)
             except (zipfile.BadZipFile, OSError) as error:

@@ -42,6 +42,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
 from pydicom.sr.codedict import codes
+from pydicom.valuerep import DA, DT, TM
 
 from .model import (
     ImageRef,
@@ -233,13 +234,13 @@ def build_measurement_report(
         )
     signed = _utc(result.signed_at)
     # Creation and verification at the signing time, not at export, so a rebuild is byte-identical.
-    sr.InstanceCreationDate = signed.strftime("%Y%m%d")
-    sr.InstanceCreationTime = signed.strftime("%H%M%S")
+    sr.InstanceCreationDate = DA(signed.strftime("%Y%m%d"))
+    sr.InstanceCreationTime = TM(signed.strftime("%H%M%S"))
     if result.signed_at is not None:
-        sr.VerifyingObserverSequence[0].VerificationDateTime = signed.strftime("%Y%m%d%H%M%S")
+        sr.VerifyingObserverSequence[0].VerificationDateTime = DT(signed.strftime("%Y%m%d%H%M%S"))
     if "ContributingEquipmentSequence" in sr:
         # highdicom appends itself as contributing equipment stamped "now"; stamp it with the signing time.
-        sr.ContributingEquipmentSequence[-1].ContributionDateTime = signed.strftime("%Y%m%d%H%M%S")
+        sr.ContributingEquipmentSequence[-1].ContributionDateTime = DT(signed.strftime("%Y%m%d%H%M%S"))
     if software_version:
         sr.SoftwareVersions = software_version
     return sr
