@@ -368,13 +368,15 @@ def _check_read(subject: Subject, read: Read, visitnums: set[Decimal]) -> None:
         _check_points(at, obs.short_axis, obs.short_axis_mm, "short")
         if obs.is_measured and obs.image is None:
             raise PackageInputError(f"{at}: a measurement needs the image it was drawn on")
-        if status is ObservationStatus.MEASURED:
+        # A new lesion, equivocal or not, may carry a measurement; targets only when MEASURED.
+        measurable = status is ObservationStatus.MEASURED or lesion.kind is LesionKind.NEW
+        if obs.is_measured and not measurable:
+            raise PackageInputError(f"{at}: status {status.value} cannot carry a measurement")
+        if status is ObservationStatus.MEASURED or (lesion.kind is LesionKind.NEW and obs.is_measured):
             needed = obs.short_axis_mm if lesion.lymph_node else obs.long_axis_mm
             if needed is None:
                 axis = "short" if lesion.lymph_node else "long"
                 raise PackageInputError(f"{at}: a measured {'node' if lesion.lymph_node else 'lesion'} needs its {axis} axis")
-        elif status is not ObservationStatus.UNEQUIVOCAL and obs.is_measured:
-            raise PackageInputError(f"{at}: status {status.value} cannot carry a measurement")
         if status is ObservationStatus.DISAPPEARED and lesion.lymph_node:
             raise PackageInputError(f"{at}: a lymph node is always measured, it cannot be 'disappeared'")
     result_visits = [r.visitnum for r in read.results]

@@ -10,6 +10,7 @@ import pytest
 
 from reads.package.model import (
     Adjudication,
+    ImageRef,
     Lesion,
     LesionKind,
     Observation,
@@ -23,6 +24,8 @@ from reads.package.model import (
 from reads.package.sdtm import study_day
 from reads.recist import Baseline, FollowUp, OverallResponse, TargetLesion, assess_participant
 from tests.reads.package_trial import build_trial
+
+IMAGE = ImageRef("1.2.3", "1.2.3.4", "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4.5")
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +129,10 @@ def _add_observation(trial, observation, lesion=None):
     (Observation("X", 2, ObservationStatus.DISAPPEARED), Lesion("X", "T2", LesionKind.TARGET, "lymph node", lymph_node=True),
      "a lymph node is always measured"),
     (Observation("X", 2, ObservationStatus.PRESENT), Lesion("X", "T1", LesionKind.NON_TARGET, "bone"), "share a label"),
+    (Observation("X", 2, ObservationStatus.TOO_SMALL, long_axis_mm=D(4), long_axis=((0, 0), (5, 0)), image=IMAGE),
+     Lesion("X", "T2", LesionKind.TARGET, "lung"), "too_small cannot carry a measurement"),
+    (Observation("X", 2, ObservationStatus.EQUIVOCAL, long_axis_mm=D(9), long_axis=((0, 0), (5, 0)), image=IMAGE),
+     Lesion("X", "N1", LesionKind.NEW, "liver", lymph_node=True), "a measured node needs its short axis"),
 ])
 def test_contradictory_observations_are_refused_with_the_lesion_named(trial, observation, lesion, message):
     with pytest.raises(PackageInputError, match=message):
@@ -146,3 +153,9 @@ def test_duplicate_subjects_and_missing_studyid_are_refused(trial):
         validate_trial(dataclasses.replace(trial, subjects=(trial.subjects[0], trial.subjects[0])))
     with pytest.raises(PackageInputError, match="no STUDYID"):
         validate_trial(dataclasses.replace(trial, studyid=""))
+
+
+def test_an_equivocal_new_lesion_may_carry_a_measurement(trial):
+    lesion = Lesion("X", "N1", LesionKind.NEW, "liver")
+    observation = Observation("X", 2, ObservationStatus.EQUIVOCAL, long_axis_mm=D(9), long_axis=((0, 0), (5, 0)), image=IMAGE)
+    validate_trial(_add_observation(trial, observation, lesion))
