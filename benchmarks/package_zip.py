@@ -4,7 +4,8 @@
 
 Writes `--instances` synthetic CT slices (`imaging.synthetic`, `--size` x `--size` pixels, so
 2,000 x 256² is about 260 MB) under a temporary folder laid out as a package's images/, then
-times, interleaved so that load from other processes hits all alike (median of `--repeats`):
+times, interleaved with the order rotated every round so that load from other processes and a
+warm page cache favour none (median of `--repeats`):
 
 - ours: `reads.package.zipwriter.PackageZipWriter` in a child process, every file streamed
   with `add_file` (ZIP_STORED for .dcm, SHA-256 while writing) plus manifest.json;
@@ -80,8 +81,11 @@ def main() -> None:
         print(f"{args.instances} instances of {args.size}x{args.size}, {total / 1e6:.0f} MB")
         times: dict[str, list[float]] = {"ours": [], "zip -r": [], "zip -r -0": []}
         rss_full = 0
-        for _ in range(args.repeats):
-            for name, measured in times.items():
+        names = list(times)
+        for round_ in range(args.repeats):
+            # Rotate who goes first, so page-cache warmth and load spikes do not favour one contender.
+            for name in names[round_ % 3:] + names[: round_ % 3]:
+                measured = times[name]
                 target = work / "out.zip"
                 target.unlink(missing_ok=True)
                 if name == "ours":

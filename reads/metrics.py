@@ -102,6 +102,9 @@ class TimepointRead:
     active_seconds: float | None = None
     started_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "overall_response", OverallResponse(self.overall_response))
+
     @property
     def read_seconds(self) -> float | None:
         """Active seconds when recorded, otherwise start to signature; None when neither is known."""
@@ -121,6 +124,11 @@ class CaseRead:
     timepoints: tuple[TimepointRead, ...]
     best_response: OverallResponse | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timepoints", tuple(self.timepoints))
+        if self.best_response is not None:
+            object.__setattr__(self, "best_response", OverallResponse(self.best_response))
+
 
 @dataclass(frozen=True)
 class AdjudicationRecord:
@@ -134,6 +142,9 @@ class AdjudicationRecord:
     selected_slot: int | None = None
     reason_code: str | None = None
     decided_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", AdjudicationState(self.state))
 
     @property
     def selected_reader(self) -> str | None:
@@ -408,7 +419,7 @@ def _check_adjudications(
     checked = []
     for record in adjudications:
         where = f"case {record.case} round {record.round}"
-        state = AdjudicationState(record.state)
+        state = record.state
         if record.reader_1 == record.reader_2:
             raise MetricsInputError(f"{where}: slot 1 and slot 2 are the same reader")
         if state is AdjudicationState.DECIDED:

@@ -154,6 +154,9 @@ class Lesion:
     location: str = ""
     lymph_node: bool = False
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", LesionKind(self.kind))
+
 
 @dataclass(frozen=True)
 class Observation:
@@ -171,6 +174,7 @@ class Observation:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "visitnum", _decimal(self.visitnum))
+        object.__setattr__(self, "status", ObservationStatus(self.status))
         object.__setattr__(self, "long_axis_mm", _optional_decimal(self.long_axis_mm))
         object.__setattr__(self, "short_axis_mm", _optional_decimal(self.short_axis_mm))
 
@@ -197,6 +201,12 @@ class TimepointResult:
         object.__setattr__(self, "visitnum", _decimal(self.visitnum))
         for name in ("sum_mm", "change_from_baseline_pct", "change_from_nadir_pct"):
             object.__setattr__(self, name, _optional_decimal(getattr(self, name)))
+        # Plain strings from the Django layer become the engine's enums.
+        for name, kind in (("target", TargetResponse), ("non_target", NonTargetResponse), ("new_lesions", NewLesions),
+                           ("overall", OverallResponse)):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, kind(value))
 
 
 @dataclass(frozen=True)
@@ -212,6 +222,8 @@ class Read:
     def __post_init__(self) -> None:
         object.__setattr__(self, "accepted_visitnums", frozenset(_decimal(v) for v in self.accepted_visitnums))
         object.__setattr__(self, "progression_visitnum", _optional_decimal(self.progression_visitnum))
+        if self.best_response is not None:
+            object.__setattr__(self, "best_response", OverallResponse(self.best_response))
 
     @property
     def evaluator(self) -> str:

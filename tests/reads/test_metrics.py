@@ -321,3 +321,13 @@ def test_unknown_p_chart_options_are_refused():
         compute_reader_metrics([], p_chart_by="week")  # type: ignore[arg-type]
     with pytest.raises(MetricsInputError, match="block size"):
         compute_reader_metrics([], p_chart_by="block", block_size=0)
+
+
+def test_plain_strings_from_the_database_become_enums():
+    reads = [CaseRead("A", "C1", (TimepointRead("W8", "PR", T0),), "PR"), CaseRead("B", "C1", (TimepointRead("W8", "SD", T0),), "SD")]
+    record = AdjudicationRecord("C1", "A", "B", "decided", 1, 2, "measurement", T0)
+    assert record.state is AdjudicationState.DECIDED and reads[0].timepoints[0].overall_response is R.PR
+    report = compute_reader_metrics(reads, [record])
+    assert report.reader("B").adjudicator_agreement.percent == 100.0
+    with pytest.raises(ValueError, match="not a valid AdjudicationState"):
+        AdjudicationRecord("C1", "A", "B", "closed")

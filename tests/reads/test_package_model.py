@@ -159,3 +159,11 @@ def test_an_equivocal_new_lesion_may_carry_a_measurement(trial):
     lesion = Lesion("X", "N1", LesionKind.NEW, "liver")
     observation = Observation("X", 2, ObservationStatus.EQUIVOCAL, long_axis_mm=D(9), long_axis=((0, 0), (5, 0)), image=IMAGE)
     validate_trial(_add_observation(trial, observation, lesion))
+
+
+def test_plain_strings_from_the_database_become_enums():
+    lesion = Lesion("X", "T1", "target", "liver")
+    observation = Observation("X", 1, "too_small")
+    assert lesion.kind is LesionKind.TARGET and observation.status is ObservationStatus.TOO_SMALL
+    with pytest.raises(ValueError, match="not a valid ObservationStatus"):
+        Observation("X", 1, "vanished")
