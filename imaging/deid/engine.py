@@ -25,6 +25,7 @@ silenced while a file is processed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import io
@@ -48,7 +49,7 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.multival import MultiValue
 
 from .context import ContextFactory, DeidContext, patient_key
-from .descriptors import IDENTIFYING_KEYWORDS, scrubber_for, split_identifying_value
+from .descriptors import IDENTIFYING_KEYWORDS, Identity, build_identity, scrubber_for
 from .errors import EmptyFileError, NotDicomError, SkippedFile, TruncatedError, UnsupportedError
 from .fastread import read_header_fast
 from .profile import resolve_profile
@@ -582,13 +583,13 @@ def _has_contrast(dataset: Dataset) -> bool:
     return bool(_get_text(dataset, 0x00180010)) or 0x00180012 in dataset
 
 
-_IDENTIFYING_TAGS = tuple(tag_for_keyword(keyword) for keyword in IDENTIFYING_KEYWORDS)
+_IDENTIFYING_TAGS = tuple((keyword, tag_for_keyword(keyword)) for keyword in IDENTIFYING_KEYWORDS)
 
 
-def _identifying_values(dataset: Dataset, codec: str | None) -> list[str]:
-    """Values of the original header to scrub out of descriptors, decoded with its character set."""
-    values: list[str] = []
-    for tag in _IDENTIFYING_TAGS:
+def _identity(dataset: Dataset, codec: str | None) -> Identity:
+    """The participant's identity values in the original header, decoded with its character set."""
+    values: dict[str, list[str]] = {}
+    for keyword, tag in _IDENTIFYING_TAGS:
         item = dataset.get_item(tag)
         if item is None:
             continue
@@ -599,16 +600,22 @@ def _identifying_values(dataset: Dataset, codec: str | None) -> list[str]:
                 text = _text(dataset[tag].value)
             except Exception:  # undecodable: nothing to look for (the element is removed anyway)
                 continue
-        for part in text.split("\\"):
-            values.extend(split_identifying_value(part))
+        parts = [part.strip(" \x00") for part in text.split("\\") if part.strip(" \x00")]
+        if parts:
+            values[keyword] = parts
     try:
         other_ids = dataset[0x00101002].value if 0x00101002 in dataset else ()  # OtherPatientIDsSequence
         for entry in other_ids or ():
             if 0x00100020 in entry:
-                values.extend(split_identifying_value(_text(entry[0x00100020].value)))
+                values.setdefault("OtherPatientIDs", []).append(_text(entry[0x00100020].value).strip())
     except Exception:  # a damaged sequence: removed anyway
         pass
-    return values
+    return _cached_identity(tuple((keyword, tuple(parts)) for keyword, parts in values.items()))
+
+
+@functools.lru_cache(maxsize=64)  # the files of a series share a patient
+def _cached_identity(values: tuple[tuple[str, tuple[str, ...]], ...]) -> Identity:
+    return build_identity({keyword: list(parts) for keyword, parts in values})
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -749,7 +756,7 @@ def _rewrite(
         profile,
         Encoder(implicit, little_endian),
         list(charset_key),
-        identifying_values=lambda: _identifying_values(dataset, rewriter.codec),
+        identity=lambda: _identity(dataset, rewriter.codec),
         scrubber_factory=scrubber_for,
         watch=_WATCHED_TAGS,
     )

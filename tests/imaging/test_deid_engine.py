@@ -67,13 +67,20 @@ def test_output_is_byte_for_byte_reproducible(series):
     assert run(series[1])[2] == first
 
 
-def test_dates_move_by_the_participant_offset_and_times_stay(series):
+def moved_pair(date: str, time: str) -> tuple[str, str]:
+    """What a date + time pair becomes: both moved by the whole offset, days and seconds."""
+    seconds = context().time_offset_seconds
+    moment = dt.datetime.strptime(date + time[:6], "%Y%m%d%H%M%S") + dt.timedelta(days=OFFSET, seconds=seconds)
+    return moment.strftime("%Y%m%d"), moment.strftime("%H%M%S") + time[6:]
+
+
+def test_dates_and_times_move_together_by_the_participant_offset(series):
     original = series[0]
     ds, result, _ = run(original)
-    moved = shifted(original.StudyDate)
-    assert ds.StudyDate == ds.SeriesDate == ds.ContentDate == ds.AcquisitionDate == moved
-    assert result.study_date == moved
-    assert ds.StudyTime == original.StudyTime
+    moved_date, moved_time = moved_pair(original.StudyDate, original.StudyTime)
+    assert ds.StudyDate == ds.SeriesDate == ds.ContentDate == ds.AcquisitionDate == moved_date
+    assert result.study_date == moved_date
+    assert ds.StudyTime == moved_time != original.StudyTime
     assert ds.PatientBirthDate == ""
     assert ds.LongitudinalTemporalInformationModified == "MODIFIED"
 
@@ -91,7 +98,7 @@ def test_datetimes_and_multiple_or_broken_dates_stay_valid():
         warnings.simplefilter("ignore")
         ds.ContentDate = "NOTADATE"
         out, _, _ = run(ds)
-    assert out.AcquisitionDateTime == shifted("20240314") + "101010.5+0100"
+    assert out.AcquisitionDateTime == "".join(moved_pair("20240314", "101010.5")) + "+0100"
     assert out.FrameReferenceDateTime == "2021"
     assert list(out.ScheduledStudyStartDate) == [shifted("20240301"), shifted("20240302")]
     assert out.ContentDate == ""  # unreadable: emptied, never passed through
@@ -180,7 +187,7 @@ def test_summary_carries_the_key_header_values_without_phi(series):
     assert result.image_position_patient == tuple(float(v) for v in original.ImagePositionPatient)
     assert result.image_orientation_patient == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     assert result.has_contrast and result.contrast_bolus_agent == "IOHEXOL 350"
-    assert result.series_description == "CHEST ABDOMEN 1.25MM"
+    assert result.series_description == "CHEST ABDOMEN 1.25MM"  # imaging words and a number with its unit
     assert result.size == len(output)
     import hashlib
 
