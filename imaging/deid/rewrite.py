@@ -630,6 +630,15 @@ OPTION_CODES = (
     ("retain_institution_identity", "113112", "Retain Institution Identity Option"),
     ("clean_descriptors", "113105", "Clean Descriptors Option"),
 )
+CODE_CLEAN_PIXEL_DATA = ("113101", "DCM", "Clean Pixel Data Option")
+# How the engine carried out an option where CID 7050 has no code: a local
+# coding scheme ("99" prefix, PS3.16 8.2), one code per choice a trial makes.
+LOCAL_SCHEME = "99ICTMS"
+LOCAL_CODES = {
+    "vocabulary": ("DEID-DESC-VOCAB", LOCAL_SCHEME, "Descriptors restricted to an imaging vocabulary"),
+    "shift_times": ("DEID-TIME-SHIFT", LOCAL_SCHEME, "Dates and times shifted together by days and seconds"),
+    "keep_times": ("DEID-KEEP-TIMES", LOCAL_SCHEME, "Times of day retained, dates shifted by whole days"),
+}
 _METHOD_TEXT = {
     "retain_full_dates": "Retain Longitudinal Temporal Information with Full Dates",
     "retain_modified_dates": "Retain Longitudinal Temporal Information with Modified Dates",
@@ -648,20 +657,41 @@ def _option_enabled(options: DeidOptions, name: str) -> bool:
     return bool(getattr(options, name))
 
 
-def trial_elements(context: DeidContext) -> list[DataElement]:
-    """Group 0012 and the de-identification record, from the trial's data (never from the file)."""
+def _how_options(options: DeidOptions, pixels_cleaned: bool) -> list[tuple[str, str, str, str]]:
+    """(method text, code, scheme, meaning) for how the options were carried out, beyond the standard's option list."""
+    how = []
+    if pixels_cleaned:
+        how.append(("Clean Pixel Data", *CODE_CLEAN_PIXEL_DATA))
+    if options.clean_descriptors and options.descriptor_policy == "vocabulary":
+        how.append(("Descriptors Restricted To An Imaging Vocabulary", *LOCAL_CODES["vocabulary"]))
+    if options.retain_modified_dates:
+        key = "keep_times" if options.keep_times else "shift_times"
+        text = "Times Of Day Retained" if options.keep_times else "Dates And Times Shifted By Days And Seconds"
+        how.append((text, *LOCAL_CODES[key]))
+    return how
+
+
+def trial_elements(context: DeidContext, *, pixels_cleaned: bool = False) -> list[DataElement]:
+    """Group 0012 and the de-identification record, from the trial's data (never from the file).
+
+    `pixels_cleaned` adds the Clean Pixel Data Option: only an image whose
+    burned-in text was blanked says so.
+    """
     options = context.options
     site_id = "" if options.blind_site else context.site_id
     site_name = "" if options.blind_site else context.site_name
     enabled = [(name, code, meaning) for name, code, meaning in OPTION_CODES if _option_enabled(options, name)]
-    method = [PROFILE_NAME] + [_METHOD_TEXT[name] for name, _, _ in enabled]
+    how = _how_options(options, pixels_cleaned)
+    method = [PROFILE_NAME] + [_METHOD_TEXT[name] for name, _, _ in enabled] + [text for text, *_ in how]
     if options.blind_site:
         method.append("Site Identity Withheld")
+    coded = [(code, "DCM", meaning) for code, meaning in [CODE_BASIC_PROFILE] + [(c, m) for _, c, m in enabled]]
+    coded += [(code, scheme, meaning) for _, code, scheme, meaning in how]
     codes = []
-    for code, meaning in [CODE_BASIC_PROFILE] + [(code, meaning) for _, code, meaning in enabled]:
+    for code, scheme, meaning in coded:
         item = Dataset()
         item.add(DataElement(0x00080100, "SH", code))
-        item.add(DataElement(0x00080102, "SH", "DCM"))
+        item.add(DataElement(0x00080102, "SH", scheme))
         item.add(DataElement(0x00080104, "LO", meaning))
         codes.append(item)
     elements = [
@@ -691,11 +721,11 @@ def trial_elements(context: DeidContext) -> list[DataElement]:
 
 @functools.lru_cache(maxsize=64)
 def encoded_trial_elements(
-    context: DeidContext, implicit: bool, little_endian: bool, charset: tuple[str, ...]
+    context: DeidContext, implicit: bool, little_endian: bool, charset: tuple[str, ...], *, pixels_cleaned: bool = False
 ) -> tuple[tuple[int, bytes], ...]:
     """trial_elements() encoded once per context and encoding: identical for every file of a participant."""
     encoded = []
-    for element in trial_elements(context):
+    for element in trial_elements(context, pixels_cleaned=pixels_cleaned):
         buffer = DicomBytesIO()
         buffer.is_implicit_VR = implicit
         buffer.is_little_endian = little_endian
