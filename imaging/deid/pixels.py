@@ -227,9 +227,10 @@ def _decoded(source: PixelSource, value: bytes) -> tuple[np.ndarray, str]:
     ds.NumberOfFrames = source.frames
     ds.PixelData = value
     ds["PixelData"].VR = "OB"
-    out = Dataset()
-    array = pixel_array(ds, ds_out=out)
-    photometric = str(out.get("PhotometricInterpretation", source.photometric))
+    array = pixel_array(ds)
+    # pydicom hands colour as RGB whatever the stream's colour space (YBR_FULL_422
+    # JPEG, YBR_ICT / YBR_RCT JPEG 2000, YBR_FULL RLE).
+    photometric = "RGB" if source.samples == 3 else source.photometric
     return array.reshape(source.frames, source.rows, source.columns, source.samples), photometric
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import re
 import struct
 from typing import Callable, Iterable
 
@@ -139,6 +140,8 @@ def remap_uid_with(secret: bytes) -> Callable[[str], str]:
 
 _CACHEABLE = frozenset({Action.UID, Action.SHIFT, Action.EMPTY, Action.DUMMY, Action.CLEAN, Action.SCRUB})
 _TEXTUAL = frozenset({Action.CLEAN, Action.SCRUB})
+_SINGLE_LINE_VRS = frozenset({"AE", "CS", "LO", "PN", "SH", "UC"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def _date_time_pairs() -> dict[int, tuple[int, bool]]:
@@ -534,15 +537,21 @@ class Rewriter:
         scrub = self._scrubber(self._mode(tag, vr, action))
         vocabulary = self.vocabulary and action is Action.CLEAN
 
+        single_line = vr in _SINGLE_LINE_VRS
+
         def one(part: str) -> str:
             cleaned = scrub(part)
-            return restrict_to_vocabulary(cleaned) if vocabulary else cleaned
+            if vocabulary:
+                cleaned = restrict_to_vocabulary(cleaned)
+            if single_line and cleaned != part:
+                cleaned = _CONTROL.sub(" ", cleaned)  # a short-text VR allows no control characters
+            return cleaned
 
         if vr in _MULTI_VALUED_TEXT_VRS:
+            # Each value keeps its position (ImageType value 3 means what it
+            # means); a value that is scrubbed away stays as an empty value.
             parts = [one(part) for part in text.split("\\")]
-            if any(parts):
-                return "\\".join(parts) if len(parts) > 1 and all(parts) else "\\".join(p for p in parts if p)
-            return ""
+            return "\\".join(parts) if any(parts) else ""
         return one(text)
 
     def _clean(
