@@ -79,6 +79,6 @@ def dciodvfy_errors(path: Path) -> set[str]:
     run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, errors="replace", timeout=120, check=False)
     lines = {line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")}
     blanked = {re.sub(r"\b\d+(?:\.\d+)+\b", "<value>", line) for line in lines}
-    # "Value invalid ... = <the value> - Length invalid": the value changed, the complaint did not.
-    blanked = {re.sub(r"= <.*?> - ", "= <value> - ", re.sub(r'"[^"]*"', '"<value>"', line)) for line in blanked}
-    return {re.sub(r"Length invalid for this VR = \d+", "Length invalid for this VR = <n>", line) for line in blanked}
+    # "Value invalid for this VR - (gggg,eeee) ... = <the value> - why": the value changed (and may hold a
+    # line break, which cuts the line), the attribute complained about did not.
+    return {re.sub(r"= <.*$", "= <value>", re.sub(r'"[^"]*"', '"<value>"', line)) for line in blanked}
