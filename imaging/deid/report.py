@@ -52,7 +52,7 @@ class Tally:
 
     def add(self, outcome: FileOutcome) -> None:
         self.counts[outcome.status] += 1
-        if outcome.result is not None and outcome.status == OK:
+        if outcome.result is not None and outcome.status in (OK, DUPLICATE):  # a re-run still needs the review
             report = outcome.result.burned_in
             self.redacted += report.redacted
             self.review += report.review_required
