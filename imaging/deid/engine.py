@@ -769,16 +769,25 @@ def _prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
 _PREAMBLE = b"\x00" * 128 + b"DICM"
 
 
+def _meta_element(element: int, vr: bytes, value: bytes) -> bytes:
+    if len(value) % 2:
+        value += b"\x00" if vr == b"UI" else b" "
+    if vr == b"OB":
+        return struct.pack("<HH2sHL", 0x0002, element, vr, 0, len(value)) + value
+    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
+
+
 def _encoded_meta(sop_class: str, sop_instance: str, syntax: str) -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = syntax
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
-    buffer = DicomBytesIO()
-    write_file_meta_info(buffer, meta, enforce_standard=True)
-    return buffer.getvalue()
+    """The file meta group (PS3.10 7.1), explicit VR little endian, written directly: it is the same shape for every file."""
+    body = b"".join((
+        _meta_element(0x0001, b"OB", b"\x00\x01"),
+        _meta_element(0x0002, b"UI", sop_class.encode("ascii")),
+        _meta_element(0x0003, b"UI", sop_instance.encode("ascii")),
+        _meta_element(0x0010, b"UI", syntax.encode("ascii")),
+        _meta_element(0x0012, b"UI", IMPLEMENTATION_CLASS_UID.encode("ascii")),
+        _meta_element(0x0013, b"SH", IMPLEMENTATION_VERSION_NAME.encode("ascii")),
+    ))
+    return struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(body)) + body
 
 
 def _rewrite(

@@ -159,6 +159,13 @@ def _date_time_pairs() -> dict[int, tuple[int, bool]]:
 
 
 DATE_TIME_PAIRS = _date_time_pairs()
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyword(tag: int) -> str:
+    from pydicom.datadict import keyword_for_tag
+
+    return keyword_for_tag(tag) or f"{tag:08X}"
 # Memory stays flat: only small values are remembered (4 kB), and every
 # cache is dropped once they hold 16 MB in all.
 _CACHE_VALUE_LIMIT = 4096
@@ -371,9 +378,7 @@ class Rewriter:
         return scrub
 
     def _record_descriptor(self, tag: int, text: str) -> None:
-        from pydicom.datadict import keyword_for_tag
-
-        self.cleaned_descriptors[keyword_for_tag(tag) or f"{tag:08X}"] = text
+        self.cleaned_descriptors[_keyword(tag)] = text
 
     def _partner_text(self, dataset: Dataset, tag: int) -> str:
         partner = dataset.get_item(DATE_TIME_PAIRS[tag][0])

@@ -62,7 +62,7 @@ def test_real_files_are_deidentified_or_refused_for_a_stated_reason(path):
     back = pydicom.dcmread(io.BytesIO(output))
     assert back.PatientIdentityRemoved == "YES"
     assert back.file_meta.MediaStorageSOPInstanceUID == back.SOPInstanceUID == result.sop_instance_uid
-    if "PixelData" in original:
+    if "PixelData" in original and not result.burned_in.redacted:  # redacted pixels: test_deid_corpus.py
         assert back.PixelData == original.PixelData
     for value in identifying_values(original):
         assert value not in output, value
