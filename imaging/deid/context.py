@@ -13,13 +13,13 @@ from typing import Protocol
 from .regions import PixelRule, RedactionRegion
 
 __all__ = [
+    "DESCRIPTOR_POLICIES",
+    "ContextFactory",
     "DeidContext",
     "DeidOptions",
-    "ContextFactory",
     "LocalContextFactory",
     "PrivateTagRule",
     "load_local_secret",
-    "DESCRIPTOR_POLICIES",
     "participant_date_offset",
     "participant_time_offset",
     "patient_key",

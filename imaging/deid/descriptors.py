@@ -28,16 +28,16 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 __all__ = [
     "IDENTIFYING_KEYWORDS",
     "ID_KEYWORDS",
-    "Identity",
     "PERSON_NAME_KEYWORDS",
     "SITE_KEYWORDS",
     "STAFF_NAME_KEYWORDS",
+    "Identity",
     "build_identity",
     "scrubber_for",
     "split_identifying_value",
@@ -125,7 +125,7 @@ def _bounded(pattern: str) -> str:
 
 def _name_parts(value: str) -> tuple[str, str, str]:
     """Family, given and middle names of a PN value (its first component group) or of "Given Family" text."""
-    group = value.split("=")[0]
+    group = value.split("=", maxsplit=1)[0]
     if "^" in group:
         components = [part.strip() for part in group.split("^")] + ["", ""]
         return components[0], components[1], components[2]
@@ -295,7 +295,7 @@ class _Scrubber:
         # One pass: the spellings and values first (longest first), then, in
         # free text, the generic shapes and phone-like runs (checked in _replace).
         if mode != "coded":
-            alternatives += list(_GENERIC_PATTERNS) + [rf"(?P<phone>{_PHONE_PATTERN})"]
+            alternatives += [*_GENERIC_PATTERNS, rf"(?P<phone>{_PHONE_PATTERN})"]
         self._pattern = re.compile("|".join(alternatives), re.IGNORECASE) if alternatives else None
         self._fragments = frozenset(
             surname[start:end]

@@ -35,17 +35,16 @@ import struct
 import threading
 import uuid
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from typing import BinaryIO, Iterator, Union
+from dataclasses import asdict, dataclass, field
+from typing import BinaryIO
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import dcmread, read_dataset
-from pydicom.filewriter import write_file_meta_info
 from pydicom.multival import MultiValue
 
 from .context import ContextFactory, DeidContext, patient_key
@@ -57,16 +56,16 @@ from .profile import resolve_profile
 from .rewrite import Encoder, Rewriter, encoded_trial_elements
 
 __all__ = [
-    "DeidResult",
     "IMPLEMENTATION_CLASS_UID",
+    "DeidResult",
+    "PreparedFile",
     "deidentify_bytes",
     "deidentify_file",
     "prepare",
-    "PreparedFile",
     "remap_uid",
 ]
 
-ContextLike = Union[DeidContext, ContextFactory]
+ContextLike = DeidContext | ContextFactory
 
 IMPLEMENTATION_CLASS_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, 'https://ictms.invalid/deid').int}"
 IMPLEMENTATION_VERSION_NAME = "ICTMS_DEID_1"
@@ -132,7 +131,7 @@ def _pydicom_silenced() -> Iterator[None]:
     values itself) and the pydicom logger is muted. Reference-counted so
     threads that overlap restore the settings only when the last one leaves.
     """
-    global _quiet_depth, _quiet_saved
+    global _quiet_depth, _quiet_saved  # noqa: PLW0603 - reference-counted settings shared by every thread
     with _quiet_lock:
         if _quiet_depth == 0:
             settings = pydicom_config.settings
@@ -226,7 +225,7 @@ class DeidResult:
     private_elements_removed: int
     sha256: str
     size: int
-    burned_in: PixelReport = PixelReport()
+    burned_in: PixelReport = field(default_factory=PixelReport)
     cleaned_descriptors: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, object]:
@@ -329,7 +328,7 @@ def _read_header(fp: BinaryIO, size: int, *, whole: bool = False) -> tuple[Datas
     # pydicom is handed untrusted bytes and fails on garbage in many ways
     # (struct.error, ValueError, KeyError, EOFError, ...); all of them mean
     # the same thing to the site, and their messages may quote file values.
-    except Exception:
+    except Exception:  # noqa: BLE001
         at_end = fp.tell() >= size
         raise (TruncatedError() if at_end and has_preamble else NotDicomError()) from None
     return dataset, has_preamble
@@ -388,7 +387,7 @@ def _check_trailing(fp: BinaryIO, start: int, size: int, implicit: bool, little_
     fp.seek(start)
     try:
         trailing = read_dataset(fp, implicit, little_endian)
-    except Exception:  # untrusted bytes, see _read_header
+    except Exception:  # noqa: BLE001 - untrusted bytes, see _read_header
         raise TruncatedError() from None
     if not len(trailing):
         raise TruncatedError()  # fewer than 8 bytes left: half an element header
@@ -512,7 +511,7 @@ def _float(text: str) -> float | None:
 
 
 def _integer(text: str) -> int | None:
-    number = _float(text.split("\\")[0]) if text else None
+    number = _float(text.split("\\", maxsplit=1)[0]) if text else None
     return int(number) if number is not None else None
 
 
@@ -546,7 +545,7 @@ def _summary_fields(final: dict[int, str], dataset: Dataset, context: DeidContex
 
     def geometry(keyword: str, inner: str, per_frame: bool = False) -> str:
         value = text(keyword)
-        if value or 0x52009229 not in dataset and 0x52009230 not in dataset:
+        if value or (0x52009229 not in dataset and 0x52009230 not in dataset):
             return value
         sequence = "PerFrameFunctionalGroupsSequence" if per_frame else "SharedFunctionalGroupsSequence"
         return _functional_group_value(dataset, sequence, inner, keyword)
@@ -618,7 +617,7 @@ def _identity(dataset: Dataset, codec: str | None) -> Identity:
         else:
             try:
                 text = _text(dataset[tag].value)
-            except Exception:  # undecodable: nothing to look for (the element is removed anyway)
+            except Exception:  # noqa: BLE001, S112 - undecodable: nothing to look for (the element is removed anyway)
                 continue
         parts = [part.strip(" \x00") for part in text.split("\\") if part.strip(" \x00")]
         if parts:
@@ -628,7 +627,7 @@ def _identity(dataset: Dataset, codec: str | None) -> Identity:
         for entry in other_ids or ():
             if 0x00100020 in entry:
                 values.setdefault("OtherPatientIDs", []).append(_text(entry[0x00100020].value).strip())
-    except Exception:  # a damaged sequence: removed anyway
+    except Exception:  # noqa: BLE001, S110 - a damaged sequence: removed anyway
         pass
     return _cached_identity(tuple((keyword, tuple(parts)) for keyword, parts in values.items()))
 
@@ -738,10 +737,8 @@ def _prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
         tail_length = 0
         if 0x00280010 in dataset and 0x00280011 in dataset:
             raise TruncatedError()  # an image whose pixel data is missing
-    if pixel_tag != 0x7FE00010:
-        position_for_pixels = -1  # float pixel data, or none: nothing to search
-    else:
-        position_for_pixels = position
+    # Float pixel data, or none: nothing to search.
+    position_for_pixels = position if pixel_tag == 0x7FE00010 else -1
 
     resolved, key = _resolve_context(dataset, context)
     source = _pixel_source(dataset, sop_class, syntax, little_endian, position_for_pixels, tail_length, value_length)

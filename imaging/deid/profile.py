@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import csv
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from pydicom.datadict import DicomDictionary, dictionary_VR, tag_for_keyword
 
 from .context import DeidOptions
 
 __all__ = [
+    "TYPE1_FOR_COMPOUND_CODES",
+    "TYPE2_FOR_COMPOUND_CODES",
     "Action",
     "ResolvedProfile",
     "TableRow",
@@ -23,8 +25,6 @@ __all__ = [
     "removed",
     "resolve_profile",
     "table_rows",
-    "TYPE1_FOR_COMPOUND_CODES",
-    "TYPE2_FOR_COMPOUND_CODES",
 ]
 
 DATA_DIR = Path(__file__).with_name("data")

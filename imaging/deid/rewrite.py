@@ -14,7 +14,7 @@ import codecs
 import functools
 import re
 import struct
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
@@ -27,7 +27,7 @@ from pydicom.uid import UID_dictionary
 from .context import DeidContext, DeidOptions
 from .dates import days_of, shift_da, shift_date_time, shift_dt, shift_dt_by_seconds, shift_tm
 from .descriptors import Identity
-from .profile import Action, ResolvedProfile, SCRUBBED_VRS
+from .profile import SCRUBBED_VRS, Action, ResolvedProfile
 from .vocabulary import restrict_to_vocabulary
 
 __all__ = ["Encoder", "Rewriter", "remap_uid_with", "trial_elements"]
@@ -186,7 +186,7 @@ def _cache_for(context: DeidContext, encoder: Encoder, charset: tuple[str, ...])
 
 
 def _forget_all() -> None:
-    global _cached_bytes
+    global _cached_bytes  # noqa: PLW0603 - one memory budget for every cache
     for cache in _caches.values():
         cache.clear()
     _caches.clear()
@@ -194,7 +194,7 @@ def _forget_all() -> None:
 
 
 def _remember(cache: dict, key: tuple[object, ...], entry: tuple[object, object], size: int) -> None:  # type: ignore[type-arg]
-    global _cached_bytes
+    global _cached_bytes  # noqa: PLW0603 - one memory budget for every cache
     if _cached_bytes + size > _CACHE_BUDGET:
         _forget_all()
     cache[key] = entry
@@ -361,7 +361,7 @@ class Rewriter:
         # A damaged sequence makes pydicom fail in many ways; it is dropped
         # (nothing of it can leak), and the message, which may quote file
         # values, is not kept.
-        except Exception:
+        except Exception:  # noqa: BLE001 - a damaged sequence: see the comment above
             return None
         return self._sequence(tag, items)
 
@@ -585,15 +585,12 @@ class Rewriter:
             return self.encoder.element(tag, vr, data)
         try:
             element = dataset[tag]  # other character sets: pydicom decodes (and resolves UN to the standard VR)
-        except Exception:  # undecodable text: dropped, see _sequence_of
+        except Exception:  # noqa: BLE001 - undecodable text: dropped, see _sequence_of
             return None
         if element.VR not in SCRUBBED_VRS:
             return None
         value = element.value
-        if isinstance(value, (list, MultiValue)):
-            text = "\\".join(str(part) for part in value)
-        else:
-            text = str(value or "")
+        text = "\\".join(str(part) for part in value) if isinstance(value, (list, MultiValue)) else str(value or "")
         cleaned = self._cleaned_text(tag, element.VR, action, text)
         if not cleaned and text and tag in self.dummies:
             cleaned = str(self.dummies[tag])
@@ -609,13 +606,11 @@ class Rewriter:
     @staticmethod
     def _creators(dataset: Dataset) -> dict[tuple[int, int], str]:
         creators = {}
-        for tag in dataset.keys():
+        for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset yields elements, not tags
             if tag & 0x10000 and 0x10 <= (tag & 0xFFFF) <= 0xFF:
                 item = dataset.get_item(tag)
-                if isinstance(item, RawDataElement):
-                    value = item.value
-                else:
-                    value = str(item.value or "").encode("latin-1", "replace")
+                raw = isinstance(item, RawDataElement)
+                value = item.value if raw else str(item.value or "").encode("latin-1", "replace")
                 creators[(tag >> 16, tag & 0xFF)] = (value or b"").decode("latin-1").strip(" \x00").upper()
         return creators
 

@@ -6,8 +6,8 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
 from imaging import synthetic
-from imaging.deid.profile import SCRUBBED_VRS, Action, resolve_profile
 from imaging.deid.context import DeidOptions
+from imaging.deid.profile import SCRUBBED_VRS, Action, resolve_profile
 
 PATIENT = synthetic.SyntheticPatient(name="JOHNSTONE^MARGARET^ANN", patient_id="MRN-0042137", birth_date="19580317")
 # Every usual way of writing this participant's name, ID and birth date.

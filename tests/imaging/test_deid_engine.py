@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import logging
 import warnings
 
@@ -56,7 +57,7 @@ def test_uids_are_remapped_deterministically_and_references_follow(series):
         assert output.file_meta.MediaStorageSOPInstanceUID == output.SOPInstanceUID
         assert output.SOPClassUID == original.SOPClassUID  # a class is not an instance
         assert output.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
-    for previous, current in zip(outputs, outputs[1:], strict=False):
+    for previous, current in itertools.pairwise(outputs):
         assert current.ReferencedImageSequence[0].ReferencedSOPInstanceUID == previous.SOPInstanceUID
     again = run(series[2])[0]
     assert again.SOPInstanceUID == outputs[2].SOPInstanceUID
@@ -238,7 +239,7 @@ def test_deidentify_file_writes_through_a_temporary_name(tmp_path, series):
 
 def test_a_deidentified_file_can_be_deidentified_again_without_duplicates(series):
     first, _, output = run(series[0])
-    second_output, result = deidentify_bytes(output, context())
+    second_output, _result = deidentify_bytes(output, context())
     second = pydicom.dcmread(io.BytesIO(second_output))
     for tag in (b"\x28\x00\x03\x03", b"\x12\x00\x62\x00", b"\x12\x00\x40\x00", b"\x10\x00\x10\x00"):
         assert second_output.count(tag) == 1, tag

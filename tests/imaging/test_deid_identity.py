@@ -19,7 +19,6 @@ from tests.imaging.deid_planting import (
     base_dataset,
     kept_text_keywords,
     plant_everywhere,
-    planted,
 )
 
 SECRET = b"0123456789abcdef0123456789abcdef"
