@@ -125,9 +125,12 @@ def test_the_trial_record_and_method_are_written(series):
         "Retain Longitudinal Temporal Information with Modified Dates",
         "Retain Patient Characteristics",
         "Clean Descriptors",
+        "Descriptors Restricted To An Imaging Vocabulary",
+        "Dates And Times Shifted By Days And Seconds",
     ]
     codes = [(item.CodeValue, item.CodingSchemeDesignator) for item in ds.DeidentificationMethodCodeSequence]
-    assert codes == [("113100", "DCM"), ("113107", "DCM"), ("113108", "DCM"), ("113105", "DCM")]
+    assert codes == [("113100", "DCM"), ("113107", "DCM"), ("113108", "DCM"), ("113105", "DCM"),
+                     ("DEID-DESC-VOCAB", "99ICTMS"), ("DEID-TIME-SHIFT", "99ICTMS")]
     assert result.subject_code == "101-001"
 
 
