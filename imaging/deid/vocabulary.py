@@ -26,6 +26,11 @@ _TOKEN = re.compile(r"\d+(?:[.,]\d+)?[^\W_]*|[^\W_]+")
 _NUMBER_WITH_SUFFIX = re.compile(r"(\d+(?:[.,]\d+)?)([^\W\d_]*)")
 _SCANNER_CODE = re.compile(r"[A-Za-z]{1,3}\d{1,4}[A-Za-z]{0,2}\d{0,2}")
 _ORDINALS = frozenset({"ST", "ND", "RD", "TH", "X", "D"})  # 1st, 2nd, 3rd, 4th, 2x, 3D
+# Units after a number ("200mA", "5s"): allowed there even when the letters alone are not a vocabulary
+# word ("MA" is also a surname, so it is not one).
+_UNITS = frozenset({"MA", "MAS", "KV", "KVP", "MM", "CM", "M", "S", "MS", "SEC", "MIN", "H", "HR", "T", "HZ", "KHZ",
+                    "MHZ", "DEG", "ML", "MG", "MBQ", "MCI", "GBQ", "MSV", "MGY", "GY", "CGY", "KEV", "MEV", "BPM",
+                    "FPS", "DB", "CC", "G", "KG"})
 
 
 @functools.cache
@@ -53,7 +58,7 @@ def is_vocabulary_token(token: str) -> bool:
     number = _NUMBER_WITH_SUFFIX.fullmatch(token)
     if number is not None:
         suffix = number[2].upper()
-        return not suffix or suffix in words or suffix in _ORDINALS
+        return not suffix or suffix in words or suffix in _ORDINALS or suffix in _UNITS
     return _SCANNER_CODE.fullmatch(token) is not None
 
 
