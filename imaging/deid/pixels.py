@@ -75,6 +75,7 @@ _OCR_MIN_CONFIDENCE = 45.0  # on the bright-pixels pass, where speckle is mostly
 _OCR_PLAIN_CONFIDENCE = 70.0  # on the whole frame
 _OCR_SHORT_WORD_CONFIDENCE = 80.0
 _BRIGHT_TEXT_BAND = 38  # the top 15 % of the frame's range counts as text-bright
+_BANNER_FRACTION = 0.12  # vendors' header and footer bars sit in the top and bottom eighth
 _OCR_PADDING = 3
 _OCR_TARGET_WIDTH = 1280  # small images are enlarged before OCR: tesseract reads 10 px fonts badly
 
@@ -258,7 +259,7 @@ def _gray8(frame: np.ndarray, photometric: str) -> np.ndarray:
 
 def _read_words(
     image: object, scale: float, rows: int, columns: int, frame_number: int, *, min_confidence: float,
-    short_confidence: float,
+    short_confidence: float, y_offset: int = 0,
 ) -> list[RedactionRegion]:
     import pytesseract
 
@@ -275,9 +276,9 @@ def _read_words(
         if characters <= 2 and confidence < short_confidence:
             continue  # a glyph or two in speckle is usually noise
         left = max(0, math.floor(data["left"][index] / scale) - _OCR_PADDING)
-        top = max(0, math.floor(data["top"][index] / scale) - _OCR_PADDING)
+        top = max(0, y_offset + math.floor(data["top"][index] / scale) - _OCR_PADDING)
         right = min(columns, math.ceil((data["left"][index] + data["width"][index]) / scale) + _OCR_PADDING)
-        bottom = min(rows, math.ceil((data["top"][index] + data["height"][index]) / scale) + _OCR_PADDING)
+        bottom = min(rows, y_offset + math.ceil((data["top"][index] + data["height"][index]) / scale) + _OCR_PADDING)
         if right - left <= 0 or bottom - top <= 0 or (bottom - top) > rows // 4:
             continue  # nothing, or taller than a quarter of the image: not a line of text
         regions.append(RedactionRegion(left, top, right - left, bottom - top, frame_number, "ocr",
@@ -288,10 +289,12 @@ def _read_words(
 def find_text_regions(frame: np.ndarray, photometric: str, *, frame_number: int = 1) -> list[RedactionRegion]:
     """Regions of one frame (rows, columns, samples) where tesseract reads text with confidence.
 
-    Two passes: the brightest pixels alone (burned-in text is drawn at or
-    near full intensity, speckle rarely is: tesseract reads it cleanly and
-    with high confidence), then the whole frame (grey text on a banner),
-    where only confident words count.
+    Two passes: the brightest pixels alone, over the whole frame (burned-in
+    text is drawn at or near full intensity, speckle rarely is: tesseract
+    reads it cleanly and with high confidence), then the top and bottom
+    bands of the frame as they are (grey text on a vendor's banner), where
+    only confident words count. Tesseract on a whole frame of speckle is
+    slow (seconds) and finds noise, so the second pass reads the bands only.
     """
     import numpy as np
     from PIL import Image
@@ -303,15 +306,18 @@ def find_text_regions(frame: np.ndarray, photometric: str, *, frame_number: int 
     def prepared(pixels: np.ndarray) -> Image.Image:
         image = Image.fromarray(pixels)
         if scale > 1.0:
-            image = image.resize((round(columns * scale), round(rows * scale)), Image.Resampling.BICUBIC)
+            height, width = pixels.shape
+            image = image.resize((round(width * scale), round(height * scale)), Image.Resampling.BICUBIC)
         return image
 
     darkest = int(gray.min())
     bright_only = np.where(gray <= darkest + _BRIGHT_TEXT_BAND, 0, 255).astype(np.uint8)
     regions = _read_words(prepared(bright_only), scale, rows, columns, frame_number,
                           min_confidence=_OCR_MIN_CONFIDENCE, short_confidence=60.0)
-    regions += _read_words(prepared(gray), scale, rows, columns, frame_number,
-                           min_confidence=_OCR_PLAIN_CONFIDENCE, short_confidence=_OCR_SHORT_WORD_CONFIDENCE)
+    band = max(1, math.ceil(rows * _BANNER_FRACTION))
+    for top in sorted({0, max(0, rows - band)}):
+        regions += _read_words(prepared(gray[top:top + band]), scale, rows, columns, frame_number, y_offset=top,
+                               min_confidence=_OCR_PLAIN_CONFIDENCE, short_confidence=_OCR_SHORT_WORD_CONFIDENCE)
     return regions
 
 
