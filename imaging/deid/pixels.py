@@ -376,6 +376,16 @@ def clean_pixel_data(
         return PixelReport(reasons, note="pixel data of this layout cannot be cleaned"), None
     if not source.encapsulated and source.photometric == "YBR_FULL_422":
         return PixelReport(reasons, note="pixel data of this layout cannot be cleaned"), None
+    regions: list[RedactionRegion] = []
+    for rule in rules_for(options.pixel_rules, manufacturer=source.manufacturer, model=source.model,
+                          modality=source.modality, rows=source.rows, columns=source.columns):
+        regions.extend(rule.regions)
+    regions.extend(extra_regions)
+    searching = options.ocr and ocr_available()
+    if not regions and not searching:
+        # Nothing to blank and nothing to search with: the pixels are not even decoded.
+        why = "OCR is off" if not options.ocr else "OCR is not installed (tesseract)"
+        return PixelReport(reasons, note=f"{why} and no region rule matched: review the image"), None
     fp.seek(source.value_offset)
     raw = fp.read(source.value_length)
     try:
@@ -390,22 +400,15 @@ def clean_pixel_data(
     except Exception:  # noqa: BLE001 - untrusted bytes: any decoder failure means "cannot clean", never a crash
         return PixelReport(reasons, note="the pixel data could not be decoded"), None
 
-    regions: list[RedactionRegion] = []
-    for rule in rules_for(options.pixel_rules, manufacturer=source.manufacturer, model=source.model,
-                          modality=source.modality, rows=source.rows, columns=source.columns):
-        regions.extend(rule.regions)
-    regions.extend(extra_regions)
     found_text = False
     note = ""
-    if options.ocr and ocr_available():
+    if searching:
         for index in _sampled_frames(source.frames, options.ocr_frames):
             found = find_text_regions(array[index], photometric, frame_number=index + 1)
             found_text = found_text or bool(found)
             regions.extend(found)
     elif options.ocr:
         note = "OCR is not installed (tesseract): only rule and QC regions were blanked"
-        if not regions:
-            return PixelReport(reasons, note="OCR is not installed (tesseract): review the image"), None
     clipped = [region for region in (r.clipped(source.rows, source.columns) for r in regions) if region is not None]
     if found_text and "ocr_text" not in reasons:
         reasons = (*reasons, "ocr_text")
