@@ -167,3 +167,14 @@ def test_public_ultrasounds_lose_their_burned_in_identity(ident, path):
     np.testing.assert_array_equal(outside(after, result.burned_in.regions), outside(before, result.burned_in.regions))
     if ident.endswith("ultrasound-multiframe.dcm"):
         assert {region.frame for region in result.burned_in.regions} > {1}  # sampled frames beyond the first
+
+
+def test_a_frame_gives_a_small_png_thumbnail_for_qc():
+    from imaging.deid.pixels import png_thumbnail
+
+    _, pixels, _ = ultrasound_with_text()
+    data = png_thumbnail(pixels[0], "MONOCHROME2", size=128)
+    image = Image.open(io.BytesIO(data))
+    assert data.startswith(b"\x89PNG") and max(image.size) == 128
+    thumbnail = np.asarray(image)
+    assert thumbnail.max() > 240 and thumbnail[0, 0] == 0  # white text on black, as displayed (not inverted)
