@@ -1,13 +1,22 @@
-"""Benchmark: the de-identification command against a plain pydicom loop, as whole commands.
+"""Benchmark: the de-identification command against a plain pydicom loop, dcmanon and dicognito, as whole commands.
 
 Generates a synthetic CT series (default 400 slices of 512 x 512, 16-bit)
 full of fake PHI, then runs, interleaved and repeated (median of
---repeats), two commands over the same folder:
+--repeats), these commands over the same folder, interpreter start-up
+included:
 
-- ours: `python -m imaging.deid IN OUT` (or --command, e.g. the Django
-  `manage.py deidentify {input} {output}`), the full profile, every core;
+- ours: `python -m imaging.deid IN OUT` (or --command), the full profile
+  (vocabulary descriptors, times shifted, Clean Pixel Data), every core;
+- manage: `python manage.py deidentify IN OUT` (outside a trial it runs the
+  same engine without Django's start-up);
 - plain: a pydicom loop that reads each file, changes one attribute and
-  writes it (no de-identification at all, one process).
+  writes it (no de-identification at all, one process);
+- dcmanon: the Rust de-identifier from PyPI, its default profile, in a
+  process pool as wide as ours;
+- dicognito: its Anonymizer on each file, one process.
+
+With --us N it also times ours on N ultrasound images with burned-in text
+(OCR and redaction) and prints files/s.
 
 For each it prints files/s, MB/s (input bytes), CPU seconds per file and
 the peak resident memory of the largest process of the command (its
@@ -57,6 +66,55 @@ for directory, _, names in os.walk(source):
 '''
 
 
+DCMANON = '''\
+"""dcmanon (Rust) with its default profile, one process per CPU, like ours."""
+import concurrent.futures
+import os
+import sys
+
+from dcmanon import Anonymizer
+
+source, target = sys.argv[1], sys.argv[2]
+anonymizer = None
+
+
+def one(relative):
+    global anonymizer
+    if anonymizer is None:
+        anonymizer = Anonymizer()
+    data = anonymizer.anonymize(os.path.join(source, relative))
+    path = os.path.join(target, relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+if __name__ == "__main__":
+    names = [os.path.relpath(os.path.join(d, n), source) for d, _, files in os.walk(source) for n in sorted(files)]
+    with concurrent.futures.ProcessPoolExecutor(os.cpu_count()) as pool:
+        list(pool.map(one, names, chunksize=8))
+'''
+
+DICOGNITO = '''\
+"""dicognito: its Anonymizer on each file, one process."""
+import os
+import sys
+
+import pydicom
+from dicognito.anonymizer import Anonymizer
+
+source, target = sys.argv[1], sys.argv[2]
+anonymizer = Anonymizer()
+for directory, _, names in os.walk(source):
+    for name in sorted(names):
+        relative = os.path.relpath(os.path.join(directory, name), source)
+        os.makedirs(os.path.dirname(os.path.join(target, relative)), exist_ok=True)
+        ds = pydicom.dcmread(os.path.join(directory, name))
+        anonymizer.anonymize(ds)
+        ds.save_as(os.path.join(target, relative))
+'''
+
+
 @dataclass
 class Run:
     seconds: float
@@ -102,6 +160,24 @@ def summarize(name: str, runs: list[Run], files: int, megabytes: float) -> float
     return rate
 
 
+def ultrasound_rate(workdir: Path, count: int, env: dict[str, str]) -> None:
+    """Files/s of ours on ultrasound images with burned-in text (OCR + redaction), whole command."""
+    sys.path.insert(0, str(REPOSITORY))
+    from tests.imaging.test_deid_ocr import ultrasound_with_text
+
+    source, output = workdir / "in-us", workdir / "out-us"
+    source.mkdir(exist_ok=True)
+    for index in range(count):
+        ds, _, _ = ultrasound_with_text()
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"1.2.826.0.1.3680043.8.498.{index + 1}"
+        (source / f"us{index:04d}.dcm").write_bytes(synthetic.to_bytes(ds))
+    command = [sys.executable, "-m", "imaging.deid", str(source), str(output), "--quiet", "--secret-file",
+               str(workdir / "secret")]
+    run = run_command(command, output, env)
+    print(f"US     {count / run.seconds:9.2f} files/s with OCR and redaction ({count} images of 640 x 480, "
+          f"{run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB peak RSS)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=400)
@@ -114,6 +190,8 @@ def main() -> int:
     parser.add_argument("--workdir", default=None, help="where to generate (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--scaling", action="store_true", help="also run ours on a quarter of the files")
+    parser.add_argument("--us", type=int, default=0, help="also time ours on this many ultrasound images with text")
+    parser.add_argument("--no-others", action="store_true", help="only ours, manage and plain")
     arguments = parser.parse_args()
 
     workdir = Path(arguments.workdir or tempfile.mkdtemp(prefix="deid-bench-"))
@@ -134,6 +212,19 @@ def main() -> int:
         plain_script = workdir / "plain_loop.py"
         plain_script.write_text(PLAIN_LOOP)
         plain = [sys.executable, str(plain_script), str(source), str(plain_out)]
+        (workdir / "dcmanon_pool.py").write_text(DCMANON)
+        (workdir / "dicognito_loop.py").write_text(DICOGNITO)
+        outputs = {"ours": ours_out, "plain": plain_out, "manage": workdir / "out-manage",
+                   "dcmanon": workdir / "out-dcmanon", "dicognito": workdir / "out-dicognito"}
+        commands = {
+            "plain": plain,
+            "manage": [sys.executable, str(REPOSITORY / "manage.py"), "deidentify", str(source),
+                       str(outputs["manage"]), "--quiet", "--secret-file", str(workdir / "secret")],
+            "dcmanon": [sys.executable, str(workdir / "dcmanon_pool.py"), str(source), str(outputs["dcmanon"])],
+            "dicognito": [sys.executable, str(workdir / "dicognito_loop.py"), str(source), str(outputs["dicognito"])],
+        }
+        if arguments.no_others:
+            commands = {name: commands[name] for name in ("plain", "manage")}
         if arguments.command:
             ours = shlex.split(arguments.command.format(input=source, output=ours_out))
         else:
@@ -141,29 +232,40 @@ def main() -> int:
                     "--secret-file", str(workdir / "secret")]
             if arguments.workers:
                 ours += ["--workers", str(arguments.workers)]
-        print(f"ours:  {shlex.join(ours)}")
-        print(f"plain: {shlex.join(plain)}")
+        commands = {"ours": ours, **commands}
+        for name, command in commands.items():
+            print(f"{name + ':':10s} {shlex.join(command)}")
         print(f"CPUs: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}")
 
-        results: dict[str, list[Run]] = {"ours": [], "plain": []}
+        results: dict[str, list[Run]] = {name: [] for name in commands}
+        names = list(commands)
         for repeat in range(arguments.repeats):
-            order = ("ours", "plain") if repeat % 2 == 0 else ("plain", "ours")
+            # Interleaved, the order turned each round, so load from other processes hits all alike.
+            order = names if repeat % 2 == 0 else list(reversed(names))
             for name in order:
-                command, output = (ours, ours_out) if name == "ours" else (plain, plain_out)
-                results[name].append(run_command(command, output, env))
+                results[name].append(run_command(commands[name], outputs[name], env))
         print()
-        ours_rate = summarize("ours", results["ours"], len(files), megabytes)
-        plain_rate = summarize("plain", results["plain"], len(files), megabytes)
-        print(f"ratio  {ours_rate / plain_rate:.2f}x the plain loop's files/s (target >= 1.0x)")
+        rates = {name: summarize(name, results[name], len(files), megabytes) for name in names}
+        plain_rate = rates["plain"]
+        print(f"ratio  ours {rates['ours'] / plain_rate:.2f}x, manage.py {rates['manage'] / plain_rate:.2f}x "
+              f"the plain loop's files/s (target >= 1.5x)")
+        if "dcmanon" in rates:
+            print(f"ratio  ours {rates['ours'] / rates['dcmanon']:.2f}x, manage.py {rates['manage'] / rates['dcmanon']:.2f}x "
+                  f"dcmanon's files/s (target for manage.py >= 1.0x)")
+        if "dicognito" in rates:
+            print(f"ratio  ours {rates['ours'] / rates['dicognito']:.2f}x dicognito's files/s")
 
         leaks = []
         written = sorted(path for path in ours_out.rglob("*") if path.is_file())
         for path in written:
-            leaks.extend(synthetic.find_planted(path.read_bytes(), series.planted, allow_kinds=("time",)))
+            leaks.extend(synthetic.find_planted(path.read_bytes(), series.planted))
         if len(written) != len(files):
             print(f"LEAK? the command wrote {len(written)} files for {len(files)} inputs")
         print(f"PHI    {'CLEAN' if not leaks else 'LEAK'}: {len({leak.token for leak in leaks})} planted values found "
-              f"in {len(written)} output files (times of day are kept by design)")
+              f"in {len(written)} output files")
+
+        if arguments.us:
+            ultrasound_rate(workdir, arguments.us, env)
 
         if arguments.scaling:
             quarter = workdir / "in-quarter"

@@ -2,9 +2,13 @@
 
 Public API:
 - DeidOptions, DeidContext, PrivateTagRule, LocalContextFactory: what to do.
-- deidentify_file(), deidentify_bytes(), prepare(): one file.
-- deidentify_folder(), iter_deidentify_folder(): a folder tree, in parallel.
-- participant_date_offset(), patient_key(), remap_uid(), load_local_secret().
+- PixelRule, RedactionRegion: where burned-in text sits (Clean Pixel Data).
+- deidentify_file(), deidentify_bytes(), prepare(): one file, giving a DeidResult
+  (its `burned_in` PixelReport and `cleaned_descriptors` are what QC reviews).
+- deidentify_folder(), iter_deidentify_folder(): a folder tree, in parallel, one
+  FileOutcome per file (refused and why, or the result).
+- participant_date_offset(), participant_time_offset(), patient_key(), remap_uid(),
+  load_local_secret().
 - DeidError and its subclasses, SkippedFile: why a file was refused or skipped.
 """
 
@@ -16,11 +20,14 @@ from .context import (
     PrivateTagRule,
     load_local_secret,
     participant_date_offset,
+    participant_time_offset,
     patient_key,
 )
 from .engine import DeidResult, PreparedFile, deidentify_bytes, deidentify_file, prepare, remap_uid
 from .errors import DeidError, EmptyFileError, NotDicomError, SkippedFile, TruncatedError, UnsupportedError
 from .folder import FileOutcome, FolderSummary, deidentify_folder, iter_deidentify_folder
+from .pixels import PixelReport
+from .regions import PixelRule, RedactionRegion
 
 __all__ = [
     "ContextFactory",
@@ -33,8 +40,11 @@ __all__ = [
     "FolderSummary",
     "LocalContextFactory",
     "NotDicomError",
+    "PixelReport",
+    "PixelRule",
     "PreparedFile",
     "PrivateTagRule",
+    "RedactionRegion",
     "SkippedFile",
     "TruncatedError",
     "UnsupportedError",
@@ -44,6 +54,7 @@ __all__ = [
     "iter_deidentify_folder",
     "load_local_secret",
     "participant_date_offset",
+    "participant_time_offset",
     "patient_key",
     "prepare",
     "remap_uid",

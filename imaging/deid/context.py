@@ -10,16 +10,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .regions import PixelRule, RedactionRegion
+
 __all__ = [
+    "DESCRIPTOR_POLICIES",
+    "ContextFactory",
     "DeidContext",
     "DeidOptions",
-    "ContextFactory",
     "LocalContextFactory",
     "PrivateTagRule",
     "load_local_secret",
     "participant_date_offset",
+    "participant_time_offset",
     "patient_key",
 ]
+
+DESCRIPTOR_POLICIES = ("clean", "vocabulary")
+# Modalities whose images always go through the burned-in text search when
+# Clean Pixel Data is on, whatever `ocr_modalities` says (design.md).
+ALWAYS_SEARCHED_MODALITIES = ("US", "SC", "XA")
 
 # Values written into LO / SH / PN elements must not hold a backslash (the
 # DICOM value separator) and must fit the shortest VR they go into.
@@ -52,14 +61,31 @@ class PrivateTagRule:
 
 @dataclass(frozen=True)
 class DeidOptions:
-    """The PS3.15 Annex E options applied on top of the Basic Profile.
+    """The PS3.15 Annex E options applied on top of the Basic Profile, and how the engine carries them out.
 
     Defaults follow design.md: retain longitudinal temporal information with
-    modified dates, retain patient characteristics, clean descriptors, and
-    remove every private element except those in `safe_private_tags`
-    (empty by default). `blind_site` withholds every site-identifying value
-    (institution, department, station, AE titles, device serial numbers,
-    the clinical trial site) even when an option would retain it.
+    modified dates, retain patient characteristics, clean descriptors, clean
+    pixel data, and remove every private element except those in
+    `safe_private_tags` (empty by default). `blind_site` withholds every
+    site-identifying value (institution, department, station, AE titles,
+    device serial numbers, the clinical trial site) even when an option would
+    retain it.
+
+    - `descriptor_policy`: "vocabulary" (the default: a descriptor keeps only
+      tokens of data/vocabulary.txt, numbers and units, every other token
+      becomes "*") or "clean" (identifying values and generic identifiers
+      removed, the rest kept).
+    - `keep_times`: with modified dates, times of day are kept as received
+      and only dates move by whole days. Off by default: dates, times and
+      date-times move together by the participant's whole offset (days and
+      seconds). Recorded in the DeidentificationMethodCodeSequence.
+    - `clean_pixel_data`: images that may carry burned-in text are searched
+      (region rules, then OCR on `ocr_frames` sampled frames) and what is
+      found is blanked in every frame. Images are candidates when
+      BurnedInAnnotation is YES, their modality is US, SC or XA or in
+      `ocr_modalities`, or they are screen captures / secondary captures.
+    - `ocr`: run tesseract (off: only rules and QC's regions are applied).
+    - `pixel_rules`: the trial's own region rules, added to data/pixel_rules.json.
     """
 
     retain_uids: bool = False
@@ -71,12 +97,33 @@ class DeidOptions:
     clean_descriptors: bool = True
     safe_private_tags: tuple[PrivateTagRule, ...] = ()
     blind_site: bool = False
+    descriptor_policy: str = "vocabulary"
+    keep_times: bool = False
+    clean_pixel_data: bool = True
+    ocr: bool = True
+    ocr_modalities: tuple[str, ...] = ("OT", "RF", "ES", "XC", "GM", "DOC")
+    ocr_frames: int = 3
+    pixel_rules: tuple[PixelRule, ...] = ()
 
     def __post_init__(self) -> None:
         if self.retain_full_dates and self.retain_modified_dates:
             raise ValueError("choose full dates or modified dates, not both")
+        if self.descriptor_policy not in DESCRIPTOR_POLICIES:
+            raise ValueError(f"the descriptor policy is one of {', '.join(DESCRIPTOR_POLICIES)}")
+        if self.ocr_frames < 1:
+            raise ValueError("OCR needs at least one sampled frame")
         # A list would make the options unhashable and break the profile cache.
         object.__setattr__(self, "safe_private_tags", tuple(self.safe_private_tags))
+        object.__setattr__(self, "pixel_rules", tuple(self.pixel_rules))
+        object.__setattr__(self, "ocr_modalities", tuple(sorted({m.strip().upper() for m in self.ocr_modalities})))
+
+    @property
+    def shifts_times(self) -> bool:
+        """Whether times of day move (modified dates without keep_times)."""
+        return self.retain_modified_dates and not self.keep_times
+
+    def searched_modalities(self) -> frozenset[str]:
+        return frozenset(ALWAYS_SEARCHED_MODALITIES) | frozenset(self.ocr_modalities)
 
 
 @dataclass(frozen=True)
@@ -86,7 +133,13 @@ class DeidContext:
     `secret` is the per-trial key for UID remapping and patient keys; it is
     left out of repr() so it never ends up in a log line.
     `date_offset_days` is added to every date (negative moves dates back);
-    use participant_date_offset() to derive it.
+    use participant_date_offset() to derive it. `time_offset_seconds`
+    (0..86399) is the seconds part of the same offset: date+time pairs and
+    date-times move by days*86400 + seconds. Left as None it is derived
+    from the secret and the subject code (participant_time_offset()), so
+    every study of a participant gets the same one.
+    `series_regions` are regions QC drew for a series, keyed by the
+    de-identified SeriesInstanceUID: blanked in every frame of that series.
     """
 
     secret: bytes = field(repr=False)
@@ -101,10 +154,19 @@ class DeidContext:
     timepoint_description: str = ""
     coordinating_center_name: str = ""
     options: DeidOptions = field(default_factory=DeidOptions)
+    time_offset_seconds: int | None = None
+    series_regions: tuple[tuple[str, tuple[RedactionRegion, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.secret) < 16:
             raise ValueError("the trial secret must be at least 16 bytes")
+        if self.time_offset_seconds is None:
+            object.__setattr__(self, "time_offset_seconds", participant_time_offset(self.secret, self.subject_code))
+        elif not 0 <= self.time_offset_seconds < 86400:
+            raise ValueError("the seconds part of the offset is between 0 and 86399")
+        object.__setattr__(
+            self, "series_regions", tuple((uid, tuple(regions)) for uid, regions in self.series_regions)
+        )
         _check_value("subject code", self.subject_code, 64, required=True)
         _check_value("sponsor name", self.sponsor_name, 64, required=True)
         _check_value("protocol id", self.protocol_id, 64, required=True)
@@ -123,6 +185,17 @@ class DeidContext:
     @property
     def key_secret(self) -> bytes:
         return self.secret
+
+    @property
+    def offset_seconds(self) -> int:
+        """The whole offset in seconds that date+time pairs and date-times move by."""
+        return self.date_offset_days * 86400 + int(self.time_offset_seconds or 0)
+
+    def regions_for_series(self, series_uid: str) -> tuple[RedactionRegion, ...]:
+        for uid, regions in self.series_regions:
+            if uid == series_uid:
+                return regions
+        return ()
 
 
 def _check_value(label: str, value: str, max_length: int, *, required: bool = False) -> None:
@@ -158,6 +231,12 @@ def participant_date_offset(
     digest = hmac.new(secret, b"date-offset\x00" + subject_code.encode("utf-8"), hashlib.sha256).digest()
     span = max_days - min_days + 1
     return -(min_days + int.from_bytes(digest[:8], "big") % span)
+
+
+def participant_time_offset(secret: bytes, subject_code: str) -> int:
+    """Return the seconds part of the participant's offset (1..86399), derived like participant_date_offset()."""
+    digest = hmac.new(secret, b"time-offset\x00" + subject_code.encode("utf-8"), hashlib.sha256).digest()
+    return 1 + int.from_bytes(digest[:8], "big") % 86399
 
 
 def _normalized_identity(value: str) -> str:

@@ -25,6 +25,7 @@ silenced while a file is processed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import io
@@ -34,37 +35,37 @@ import struct
 import threading
 import uuid
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from typing import BinaryIO, Iterator, Union
+from dataclasses import asdict, dataclass, field
+from typing import BinaryIO
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import dcmread, read_dataset
-from pydicom.filewriter import write_file_meta_info
 from pydicom.multival import MultiValue
 
 from .context import ContextFactory, DeidContext, patient_key
-from .descriptors import IDENTIFYING_KEYWORDS, scrubber_for, split_identifying_value
+from .descriptors import IDENTIFYING_KEYWORDS, Identity, build_identity, scrubber_for
 from .errors import EmptyFileError, NotDicomError, SkippedFile, TruncatedError, UnsupportedError
 from .fastread import read_header_fast
+from .pixels import PixelReport, PixelSource, RedactedPixels, burned_in_reasons, clean_pixel_data
 from .profile import resolve_profile
 from .rewrite import Encoder, Rewriter, encoded_trial_elements
 
 __all__ = [
-    "DeidResult",
     "IMPLEMENTATION_CLASS_UID",
+    "DeidResult",
+    "PreparedFile",
     "deidentify_bytes",
     "deidentify_file",
     "prepare",
-    "PreparedFile",
     "remap_uid",
 ]
 
-ContextLike = Union[DeidContext, ContextFactory]
+ContextLike = DeidContext | ContextFactory
 
 IMPLEMENTATION_CLASS_UID = f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, 'https://ictms.invalid/deid').int}"
 IMPLEMENTATION_VERSION_NAME = "ICTMS_DEID_1"
@@ -130,7 +131,7 @@ def _pydicom_silenced() -> Iterator[None]:
     values itself) and the pydicom logger is muted. Reference-counted so
     threads that overlap restore the settings only when the last one leaves.
     """
-    global _quiet_depth, _quiet_saved
+    global _quiet_depth, _quiet_saved  # noqa: PLW0603 - reference-counted settings shared by every thread
     with _quiet_lock:
         if _quiet_depth == 0:
             settings = pydicom_config.settings
@@ -177,6 +178,13 @@ class DeidResult:
     storing who. `qc_flags` name what QC must look at: "burned_in_annotation"
     (declared YES), "recognizable_visual_features", "ultrasound",
     "secondary_capture".
+
+    `burned_in` is the Clean Pixel Data outcome (pixels.PixelReport): why
+    the image may carry burned-in text (declared, modality, capture, OCR
+    hit), the regions blanked in every frame (frame, x, y, w, h, source
+    "ocr" / "rule" / "qc") and whether it still needs a person's review
+    (flagged and not redacted). `cleaned_descriptors` are the top-level
+    descriptors as written to the output (keyword, value), what QC shows.
     """
 
     study_instance_uid: str
@@ -217,9 +225,16 @@ class DeidResult:
     private_elements_removed: int
     sha256: str
     size: int
+    burned_in: PixelReport = field(default_factory=PixelReport)
+    cleaned_descriptors: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @property
+    def review_required(self) -> bool:
+        """Flagged as possibly carrying burned-in text and not redacted: a person must look before release."""
+        return self.burned_in.review_required
 
 
 @dataclass
@@ -236,6 +251,7 @@ class PreparedFile:
     tail_offset: int
     tail_length: int
     fields: dict[str, object]
+    tail_bytes: bytes = b""  # a rewritten pixel data element (Clean Pixel Data) written instead of the source range
 
     @property
     def sop_instance_uid(self) -> str:
@@ -254,7 +270,11 @@ class PreparedFile:
         digest = hashlib.sha256(self.header)
         destination.write(self.header)
         size = len(self.header)
-        if self.tail_length:
+        if self.tail_bytes:
+            digest.update(self.tail_bytes)
+            destination.write(self.tail_bytes)
+            size += len(self.tail_bytes)
+        elif self.tail_length:
             source.seek(self.tail_offset)
             remaining = self.tail_length
             while remaining:
@@ -308,7 +328,7 @@ def _read_header(fp: BinaryIO, size: int, *, whole: bool = False) -> tuple[Datas
     # pydicom is handed untrusted bytes and fails on garbage in many ways
     # (struct.error, ValueError, KeyError, EOFError, ...); all of them mean
     # the same thing to the site, and their messages may quote file values.
-    except Exception:
+    except Exception:  # noqa: BLE001
         at_end = fp.tell() >= size
         raise (TruncatedError() if at_end and has_preamble else NotDicomError()) from None
     return dataset, has_preamble
@@ -367,7 +387,7 @@ def _check_trailing(fp: BinaryIO, start: int, size: int, implicit: bool, little_
     fp.seek(start)
     try:
         trailing = read_dataset(fp, implicit, little_endian)
-    except Exception:  # untrusted bytes, see _read_header
+    except Exception:  # noqa: BLE001 - untrusted bytes, see _read_header
         raise TruncatedError() from None
     if not len(trailing):
         raise TruncatedError()  # fewer than 8 bytes left: half an element header
@@ -491,7 +511,7 @@ def _float(text: str) -> float | None:
 
 
 def _integer(text: str) -> int | None:
-    number = _float(text.split("\\")[0]) if text else None
+    number = _float(text.split("\\", maxsplit=1)[0]) if text else None
     return int(number) if number is not None else None
 
 
@@ -525,7 +545,7 @@ def _summary_fields(final: dict[int, str], dataset: Dataset, context: DeidContex
 
     def geometry(keyword: str, inner: str, per_frame: bool = False) -> str:
         value = text(keyword)
-        if value or 0x52009229 not in dataset and 0x52009230 not in dataset:
+        if value or (0x52009229 not in dataset and 0x52009230 not in dataset):
             return value
         sequence = "PerFrameFunctionalGroupsSequence" if per_frame else "SharedFunctionalGroupsSequence"
         return _functional_group_value(dataset, sequence, inner, keyword)
@@ -582,13 +602,13 @@ def _has_contrast(dataset: Dataset) -> bool:
     return bool(_get_text(dataset, 0x00180010)) or 0x00180012 in dataset
 
 
-_IDENTIFYING_TAGS = tuple(tag_for_keyword(keyword) for keyword in IDENTIFYING_KEYWORDS)
+_IDENTIFYING_TAGS = tuple((keyword, tag_for_keyword(keyword)) for keyword in IDENTIFYING_KEYWORDS)
 
 
-def _identifying_values(dataset: Dataset, codec: str | None) -> list[str]:
-    """Values of the original header to scrub out of descriptors, decoded with its character set."""
-    values: list[str] = []
-    for tag in _IDENTIFYING_TAGS:
+def _identity(dataset: Dataset, codec: str | None) -> Identity:
+    """The participant's identity values in the original header, decoded with its character set."""
+    values: dict[str, list[str]] = {}
+    for keyword, tag in _IDENTIFYING_TAGS:
         item = dataset.get_item(tag)
         if item is None:
             continue
@@ -597,18 +617,24 @@ def _identifying_values(dataset: Dataset, codec: str | None) -> list[str]:
         else:
             try:
                 text = _text(dataset[tag].value)
-            except Exception:  # undecodable: nothing to look for (the element is removed anyway)
+            except Exception:  # noqa: BLE001, S112 - undecodable: nothing to look for (the element is removed anyway)
                 continue
-        for part in text.split("\\"):
-            values.extend(split_identifying_value(part))
+        parts = [part.strip(" \x00") for part in text.split("\\") if part.strip(" \x00")]
+        if parts:
+            values[keyword] = parts
     try:
         other_ids = dataset[0x00101002].value if 0x00101002 in dataset else ()  # OtherPatientIDsSequence
         for entry in other_ids or ():
             if 0x00100020 in entry:
-                values.extend(split_identifying_value(_text(entry[0x00100020].value)))
-    except Exception:  # a damaged sequence: removed anyway
+                values.setdefault("OtherPatientIDs", []).append(_text(entry[0x00100020].value).strip())
+    except Exception:  # noqa: BLE001, S110 - a damaged sequence: removed anyway
         pass
-    return values
+    return _cached_identity(tuple((keyword, tuple(parts)) for keyword, parts in values.items()))
+
+
+@functools.lru_cache(maxsize=64)  # the files of a series share a patient
+def _cached_identity(values: tuple[tuple[str, tuple[str, ...]], ...]) -> Identity:
+    return build_identity({keyword: list(parts) for keyword, parts in values})
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -693,6 +719,8 @@ def _prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
         # Compressed pixel data must sit in an explicit VR little endian data set (PS3.5 A.4).
         raise UnsupportedError("the header encoding does not match its transfer syntax")
 
+    value_length: int | None = None
+    pixel_tag = 0
     if position < size:
         pixel_tag, tail_length, value_length = _pixel_element_length(fp, position, size, implicit, little_endian)
         if position + tail_length < size:
@@ -709,27 +737,54 @@ def _prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
         tail_length = 0
         if 0x00280010 in dataset and 0x00280011 in dataset:
             raise TruncatedError()  # an image whose pixel data is missing
+    # Float pixel data, or none: nothing to search.
+    position_for_pixels = position if pixel_tag == 0x7FE00010 else -1
 
     resolved, key = _resolve_context(dataset, context)
-    body, fields = _rewrite(dataset, resolved, key, sop_class, implicit, little_endian)
+    source = _pixel_source(dataset, sop_class, syntax, little_endian, position_for_pixels, tail_length, value_length)
+    reasons = burned_in_reasons(source, resolved.options) if source is not None else ()
+    entries, fields = _rewrite(dataset, resolved, key, sop_class, implicit, little_endian)
+    report, redacted = PixelReport(reasons), None
+    if reasons and source is not None:
+        if not resolved.options.clean_pixel_data:
+            report = PixelReport(reasons, note="Clean Pixel Data is off")
+        else:
+            extra = resolved.regions_for_series(str(fields["series_instance_uid"]))
+            report, redacted = clean_pixel_data(fp, source, reasons, resolved.options, extra, implicit=implicit)
+    fields["burned_in"] = report
+    if redacted is not None:
+        entries = _after_redaction(entries, redacted, resolved, implicit, little_endian, dataset)
+        syntax = redacted.transfer_syntax
     fields["transfer_syntax_uid"] = syntax
+    body = b"".join(encoded for _, encoded in entries)
     header = _PREAMBLE + _encoded_meta(sop_class, str(fields["sop_instance_uid"]), syntax) + body
+    if redacted is not None:
+        return PreparedFile(header=header, tail_offset=0, tail_length=0, fields=fields, tail_bytes=redacted.element)
     return PreparedFile(header=header, tail_offset=position, tail_length=tail_length, fields=fields)
 
 
 _PREAMBLE = b"\x00" * 128 + b"DICM"
 
 
+def _meta_element(element: int, vr: bytes, value: bytes) -> bytes:
+    if len(value) % 2:
+        value += b"\x00" if vr == b"UI" else b" "
+    if vr == b"OB":
+        return struct.pack("<HH2sHL", 0x0002, element, vr, 0, len(value)) + value
+    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
+
+
 def _encoded_meta(sop_class: str, sop_instance: str, syntax: str) -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = syntax
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
-    buffer = DicomBytesIO()
-    write_file_meta_info(buffer, meta, enforce_standard=True)
-    return buffer.getvalue()
+    """The file meta group (PS3.10 7.1), explicit VR little endian, written directly: it is the same shape for every file."""
+    body = b"".join((
+        _meta_element(0x0001, b"OB", b"\x00\x01"),
+        _meta_element(0x0002, b"UI", sop_class.encode("ascii")),
+        _meta_element(0x0003, b"UI", sop_instance.encode("ascii")),
+        _meta_element(0x0010, b"UI", syntax.encode("ascii")),
+        _meta_element(0x0012, b"UI", IMPLEMENTATION_CLASS_UID.encode("ascii")),
+        _meta_element(0x0013, b"SH", IMPLEMENTATION_VERSION_NAME.encode("ascii")),
+    ))
+    return struct.pack("<HH2sHL", 0x0002, 0x0000, b"UL", 4, len(body)) + body
 
 
 def _rewrite(
@@ -739,8 +794,8 @@ def _rewrite(
     sop_class: str,
     implicit: bool,
     little_endian: bool,
-) -> tuple[bytes, dict[str, object]]:
-    """Encode the de-identified data set (without pixel data); return it and the summary fields."""
+) -> tuple[list[tuple[int, bytes]], dict[str, object]]:
+    """Encode the de-identified data set (without pixel data); return its (tag, element) entries and the summary fields."""
     profile = resolve_profile(context.options)
     charset = dataset.original_character_set
     charset_key = tuple(charset) if isinstance(charset, (list, tuple, MultiValue)) else (str(charset),)
@@ -749,7 +804,7 @@ def _rewrite(
         profile,
         Encoder(implicit, little_endian),
         list(charset_key),
-        identifying_values=lambda: _identifying_values(dataset, rewriter.codec),
+        identity=lambda: _identity(dataset, rewriter.codec),
         scrubber_factory=scrubber_for,
         watch=_WATCHED_TAGS,
     )
@@ -776,15 +831,107 @@ def _rewrite(
         private_elements_removed=rewriter.private_removed,
         qc_flags=_qc_flags(dataset, sop_class),
         has_contrast=_has_contrast(dataset),
+        cleaned_descriptors=tuple(sorted(rewriter.cleaned_descriptors.items())),
     )
-    return b"".join(encoded for _, encoded in entries), fields
+    return entries, fields
+
+
+def _pixel_source(
+    dataset: Dataset, sop_class: str, syntax: str, little_endian: bool, position: int, tail_length: int,
+    value_length: int | None,
+) -> PixelSource | None:
+    """What Clean Pixel Data needs to know about the (7FE0,0010) element at `position`, or None if there is none."""
+    if position < 0 or not tail_length:
+        return None
+    encapsulated = value_length is None
+    if encapsulated:
+        header_length = 12  # explicit VR OB with an undefined length (PS3.5 A.4)
+        length = tail_length - header_length - 8  # without the Sequence Delimitation Item
+    else:
+        header_length = tail_length - int(value_length or 0)
+        length = int(value_length or 0)
+    return PixelSource(
+        sop_class=sop_class,
+        modality=_get_text(dataset, 0x00080060),
+        manufacturer=_get_text(dataset, 0x00080070),
+        model=_get_text(dataset, 0x00081090),
+        burned_in_annotation=_get_text(dataset, 0x00280301),
+        image_type=_get_text(dataset, 0x00080008),
+        conversion_type=_get_text(dataset, 0x00080064),
+        series_description=_get_text(dataset, 0x0008103E),
+        rows=_int_value(dataset, 0x00280010) or 0,
+        columns=_int_value(dataset, 0x00280011) or 0,
+        samples=_int_value(dataset, 0x00280002) or 1,
+        frames=max(_int_value(dataset, 0x00280008) or 1, 1),
+        bits_allocated=_int_value(dataset, 0x00280100) or 0,
+        bits_stored=_int_value(dataset, 0x00280101) or _int_value(dataset, 0x00280100) or 0,
+        pixel_representation=_int_value(dataset, 0x00280103) or 0,
+        planar_configuration=_int_value(dataset, 0x00280006) or 0,
+        photometric=_get_text(dataset, 0x00280004).upper(),
+        transfer_syntax=syntax,
+        little_endian=little_endian,
+        encapsulated=encapsulated,
+        value_offset=position + header_length,
+        value_length=length,
+    )
+
+
+def _deflated_reasons(dataset: Dataset, sop_class: str, context: DeidContext) -> tuple[str, ...]:
+    if 0x7FE00010 not in dataset:
+        return ()
+    source = _pixel_source(dataset, sop_class, _DEFLATED, True, 0, 1, 0)
+    return burned_in_reasons(source, context.options) if source is not None else ()
+
+
+def _after_redaction(
+    entries: list[tuple[int, bytes]],
+    redacted: RedactedPixels,
+    context: DeidContext,
+    implicit: bool,
+    little_endian: bool,
+    dataset: Dataset,
+) -> list[tuple[int, bytes]]:
+    """The header entries once the pixels are clean: BurnedInAnnotation NO, the method names Clean Pixel Data."""
+    charset = dataset.original_character_set
+    charset_key = tuple(charset) if isinstance(charset, (list, tuple, MultiValue)) else (str(charset),)
+    ordinary = dict(encoded_trial_elements(context, implicit, little_endian, charset_key))
+    cleaned = dict(encoded_trial_elements(context, implicit, little_endian, charset_key, pixels_cleaned=True))
+    encoder = Encoder(implicit, little_endian)
+
+    def text(tag: int, vr: str, value: str) -> tuple[int, bytes]:
+        data = value.encode("ascii")
+        return tag, encoder.element(tag, vr, data + (b" " if len(data) % 2 else b""))
+
+    changes = dict([text(0x00280301, "CS", "NO")])
+    if redacted.photometric is not None:
+        changes.update([text(0x00280004, "CS", redacted.photometric)])
+    if redacted.planar_configuration is not None:
+        changes[0x00280006] = encoder.element(0x00280006, "US", encoder.number("US", redacted.planar_configuration))
+    present = {tag for tag, _ in entries}
+    if redacted.lossy_method is not None:
+        # The lossy history stays true of the pixels, whatever the new transfer syntax.
+        if 0x00282110 not in present:
+            changes.update([text(0x00282110, "CS", "01")])
+        if 0x00282114 not in present:
+            changes.update([text(0x00282114, "CS", redacted.lossy_method)])
+    for tag, encoded in cleaned.items():
+        if ordinary.get(tag) != encoded:
+            changes[tag] = encoded
+    result = [(tag, changes.pop(tag, encoded)) for tag, encoded in entries]
+    result.extend(changes.items())
+    result.sort(key=lambda entry: entry[0])
+    return result
 
 
 def _prepare_deflated(fp: BinaryIO, size: int, context: ContextLike, sop_class: str) -> PreparedFile:
     """Deflated files: the data set is one zlib stream, so it is read whole, rewritten and deflated again."""
     dataset, _ = _read_header(fp, size, whole=True)
     resolved, key = _resolve_context(dataset, context)
-    body, fields = _rewrite(dataset, resolved, key, sop_class, False, True)
+    entries, fields = _rewrite(dataset, resolved, key, sop_class, False, True)
+    body = b"".join(encoded for _, encoded in entries)
+    reasons = _deflated_reasons(dataset, sop_class, resolved)
+    if reasons:
+        fields["burned_in"] = PixelReport(reasons, note="pixel data of a deflated file is not cleaned: review the image")
     fields["transfer_syntax_uid"] = _DEFLATED
     compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
     deflated = compressor.compress(body) + compressor.flush()

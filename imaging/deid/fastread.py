@@ -179,7 +179,7 @@ def _elements(
         tag = group << 16 | element
         if top and tag in _PIXEL_TAGS:
             return elements, position
-        if group == 0xFFFE or group == 0x0002:
+        if group in (0xFFFE, 0x0002):
             raise _Unusual
         if length == _UNDEFINED:
             end = _skip_items(buffer, start, implicit)

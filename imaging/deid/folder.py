@@ -21,8 +21,8 @@ import concurrent.futures
 import hashlib
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 
 from .engine import ContextLike, DeidResult, prepare
 from .errors import DeidError, SkippedFile
@@ -115,7 +115,7 @@ def deidentify_into_tree(
         return FileOutcome(relative, REJECTED, "the file could not be read or written")
     # One odd file must not stop a folder of thousands. The exception's
     # message may quote the file, so only its type is reported.
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - one odd file must not stop the folder
         return FileOutcome(relative, REJECTED, f"could not be de-identified (internal error: {type(error).__name__})")
 
 

@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import csv
 import functools
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
-from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.datadict import DicomDictionary, dictionary_VR, tag_for_keyword
 
 from .context import DeidOptions
 
 __all__ = [
+    "TYPE1_FOR_COMPOUND_CODES",
+    "TYPE2_FOR_COMPOUND_CODES",
     "Action",
     "ResolvedProfile",
     "TableRow",
     "allowlist",
+    "default_action",
+    "removed",
     "resolve_profile",
     "table_rows",
-    "TYPE1_FOR_COMPOUND_CODES",
-    "TYPE2_FOR_COMPOUND_CODES",
 ]
 
 DATA_DIR = Path(__file__).with_name("data")
 TABLE_PATH = DATA_DIR / "ps3.15-e1-1.csv"
 ALLOWLIST_PATH = DATA_DIR / "allowlist.txt"
+REMOVED_PATH = DATA_DIR / "removed.txt"
 
 OPTION_COLUMNS = (
     "retain_safe_private",
@@ -55,6 +58,7 @@ class Action(IntEnum):
     SHIFT = 6  # C on a date: moved by the participant's date offset
     CLEAN = 7  # C on free text: identifying values scrubbed out
     SUBJECT = 8  # Patient's Name and Patient ID: the trial subject code
+    SCRUB = 9  # kept text: the participant's identity values (and, in free text, generic identifiers) scrubbed out
 
 
 # The compound codes (Z/D, X/D, X/Z, X/Z/D) depend on the attribute's Type in
@@ -103,6 +107,11 @@ TYPE2_FOR_COMPOUND_CODES: Mapping[str, str] = MappingProxyType(
 # sequences (items cleaned recursively) and coded strings (kept).
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 DATE_VRS = frozenset({"DA", "DT"})
+TEMPORAL_VRS = frozenset({"DA", "DT", "TM"})
+# Every VR whose value is characters a person could have typed a name into;
+# a kept element of one of these is scrubbed (numbers, dates and UIDs have
+# their own actions).
+SCRUBBED_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 
 # Dummy values (D) that fit each VR. Text dummies are plain ASCII and short
 # enough for SH/AE/CS (16 characters).
@@ -190,7 +199,7 @@ def table_rows() -> tuple[TableRow, ...]:
 
 @functools.cache
 def allowlist() -> Mapping[int, Action]:
-    """Return the allow-listed tags (attributes the table does not list) with KEEP/RECURSE/CLEAN/DUMMY."""
+    """Return the allow-listed tags (attributes the table does not list) with KEEP/RECURSE/SCRUB/DUMMY."""
     section = "keep"
     allowed: dict[int, Action] = {}
     for number, raw_line in enumerate(ALLOWLIST_PATH.read_text(encoding="utf-8").splitlines(), 1):
@@ -206,7 +215,7 @@ def allowlist() -> Mapping[int, Action]:
         if dictionary_VR(tag) == "SQ":
             allowed[tag] = Action.RECURSE
         else:
-            allowed[tag] = {"keep": Action.KEEP, "clean": Action.CLEAN, "dummy": Action.DUMMY}[section]
+            allowed[tag] = {"keep": Action.KEEP, "clean": Action.SCRUB, "dummy": Action.DUMMY}[section]
     return MappingProxyType(allowed)
 
 
@@ -243,23 +252,26 @@ def _resolve_basic(row: TableRow) -> Action:
     raise ValueError(f"unknown basic profile code {code!r} for {row.tag_text}")
 
 
-def _resolve_clean(column: str, row: TableRow, basic: Action) -> Action:
+def _resolve_clean(column: str, row: TableRow, basic: Action, options: DeidOptions) -> Action:
     """Resolve a C cell: its meaning depends on the option that wrote it and on the VR."""
     vr = row.vr
     if column == "retain_long_modified_dates":
         if vr in DATE_VRS:
             return Action.SHIFT
         if vr == "TM":
-            # Shifting by whole days leaves times of day unchanged.
-            return Action.KEEP
+            # Times move with their dates by the whole offset (days and
+            # seconds), unless the trial keeps times of day explicitly.
+            return Action.KEEP if options.keep_times else Action.SHIFT
         return basic  # timestamps in binary or zone offsets: not shifted, so not kept
     if column in ("clean_descriptors", "retain_patient_characteristics", "clean_structured_content"):
         if vr in TEXT_VRS:
-            return Action.CLEAN
+            # Only the Clean Descriptors column names descriptors (the
+            # descriptor policy applies); the others name kept free text.
+            return Action.CLEAN if column == "clean_descriptors" else Action.SCRUB
         if vr == "SQ":
             return Action.RECURSE
         if vr == "CS" and column == "clean_descriptors":
-            return Action.KEEP  # a coded string is an enumerated term, not free text
+            return Action.SCRUB  # a coded string is an enumerated term, not free text
         return basic
     # C under Retain Device Identity (AE titles) and anything else: the basic action.
     return basic
@@ -290,23 +302,114 @@ def resolve_row(row: TableRow, options: DeidOptions) -> Action:
     cells = [(column, row.options[column]) for column in _enabled_columns(options) if row.options[column]]
     if any(code == "K" for _, code in cells):
         return Action.RECURSE if row.vr == "SQ" else Action.KEEP
-    resolved = [_resolve_clean(column, row, basic) for column, code in cells if code == "C"]
+    resolved = [_resolve_clean(column, row, basic, options) for column, code in cells if code == "C"]
     # Two options may both clean the same attribute (Allergies); they agree
     # or one falls back to the basic action: take the most retaining one.
-    for preferred in (Action.SHIFT, Action.CLEAN, Action.RECURSE, Action.KEEP):
+    for preferred in (Action.SHIFT, Action.CLEAN, Action.SCRUB, Action.RECURSE, Action.KEEP):
         if preferred in resolved:
             return preferred
     return basic
 
 
+@functools.cache
+def removed() -> tuple[frozenset[int], frozenset[int]]:
+    """Return (tags, groups) of removed.txt: standard attributes the table does not list that are removed anyway."""
+    tags: set[int] = set()
+    groups: set[int] = set()
+    for number, raw_line in enumerate(REMOVED_PATH.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw_line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("group "):
+            groups.add(int(line.split()[1], 16))
+            continue
+        tag = tag_for_keyword(line)
+        if tag is None:
+            raise ValueError(f"removed.txt line {number}: unknown keyword {line!r}")
+        tags.add(tag)
+    return frozenset(tags), frozenset(groups)
+
+
+# UIDs that name a kind of thing (classes, syntaxes, coding schemes), not an
+# instance: kept as received. Every other UID the table does not list is
+# remapped like an instance UID (well-known UIDs pass unchanged anyway).
+_UID_KEPT_KEYWORD_PARTS = ("ClassUID", "TransferSyntaxUID", "CodingSchemeUID", "ContextUID", "MappingResourceUID",
+                           "ContextGroupExtensionCreatorUID", "PrivateInformationCreatorUID")
+
+
+def _temporal_action(vr: str, options: DeidOptions) -> Action:
+    if options.retain_full_dates:
+        return Action.KEEP
+    if options.retain_modified_dates:
+        return Action.KEEP if vr == "TM" and options.keep_times else Action.SHIFT
+    return Action.REMOVE
+
+
+def default_action(tag: int, options: DeidOptions) -> Action:
+    """The action for a tag that neither the table nor the allow-list names.
+
+    Private tags, unknown and retired tags, the repeating overlay and curve
+    groups, group 0012 and everything removed.txt names are removed. Any
+    other standard attribute is kept so that the object stays valid for its
+    IOD: sequences recursively, text scrubbed, dates and times moved like
+    the table's, UIDs of instances remapped, person names removed (every
+    person name the standard requires is in the table).
+    """
+    group = tag >> 16
+    if group & 1 or group == 0x0012 or 0x5000 <= group <= 0x60FF:
+        return Action.REMOVE
+    entry = DicomDictionary.get(tag)
+    if entry is None:
+        return Action.REMOVE
+    vr, _, _, retired, keyword = entry
+    removed_tags, removed_groups = removed()
+    if retired or tag in removed_tags or group in removed_groups:
+        return Action.REMOVE
+    if vr == "SQ":
+        return Action.RECURSE
+    if vr == "PN":
+        return Action.REMOVE
+    if vr in TEMPORAL_VRS:
+        return _temporal_action(vr, options)
+    if vr == "UI":
+        if options.retain_uids or any(part in keyword for part in _UID_KEPT_KEYWORD_PARTS):
+            return Action.KEEP
+        return Action.UID
+    if vr in SCRUBBED_VRS:
+        return Action.SCRUB
+    return Action.KEEP
+
+
+class _Defaults(dict):  # type: ignore[type-arg]
+    """Actions by tag; a tag seen for the first time gets default_action() and is remembered."""
+
+    def __init__(self, resolved: Mapping[int, Action], options: DeidOptions) -> None:
+        super().__init__(resolved)
+        self._options = options
+
+    def __missing__(self, tag: int) -> Action:
+        action = self[tag] = default_action(tag, self._options)
+        return action
+
+
 @dataclass(frozen=True)
 class ResolvedProfile:
-    """Per-tag actions for one set of options. Tags absent from `actions` are removed."""
+    """Per-tag actions for one set of options.
+
+    `actions` holds the table's and the allow-list's decisions; `lookup`
+    answers for any tag (default_action() for the others, remembered).
+    """
 
     options: DeidOptions
     actions: Mapping[int, Action]
     dummies: Mapping[int, object]
     vrs: Mapping[int, str]
+    lookup: dict[int, Action] = field(compare=False, repr=False, default_factory=dict)
+
+
+def _scrubbed(action: Action, vr: str) -> Action:
+    # Every kept text value is scrubbed of the participant's identity.
+    return Action.SCRUB if action is Action.KEEP and vr in SCRUBBED_VRS else action
 
 
 @functools.lru_cache(maxsize=32)
@@ -324,14 +427,12 @@ def resolve_profile(options: DeidOptions) -> ResolvedProfile:
         if action is Action.DUMMY or (action is Action.CLEAN and _resolve_basic(row) is Action.DUMMY):
             # A cleaned Type 1 label that ends up empty gets the dummy instead.
             dummies[row.tag] = DUMMY_BY_VR.get(vr, "ANONYMIZED")
-        actions[row.tag] = action
+        actions[row.tag] = _scrubbed(action, vr)
     for tag, action in allowlist().items():
         if tag in actions:
             raise ValueError(f"allow-listed tag {tag:08X} is also in the profile table")
-        if action is Action.CLEAN and not options.clean_descriptors:
-            continue
-        actions[tag] = action
         vrs[tag] = dictionary_VR(tag)
+        actions[tag] = _scrubbed(action, vrs[tag])
         if action is Action.DUMMY:
             dummies[tag] = DUMMY_BY_VR.get(vrs[tag], "ANONYMIZED")
     for tag in SUBJECT_CODE_TAGS:
@@ -346,4 +447,5 @@ def resolve_profile(options: DeidOptions) -> ResolvedProfile:
         actions=MappingProxyType(actions),
         dummies=MappingProxyType(dummies),
         vrs=MappingProxyType(vrs),
+        lookup=_Defaults(actions, options),
     )

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import codecs
 import functools
+import re
 import struct
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
@@ -24,14 +25,32 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID_dictionary
 
 from .context import DeidContext, DeidOptions
-from .dates import shift_da, shift_dt
-from .profile import Action, ResolvedProfile
+from .dates import days_of, shift_da, shift_date_time, shift_dt, shift_dt_by_seconds, shift_tm
+from .descriptors import Identity
+from .profile import SCRUBBED_VRS, Action, ResolvedProfile
+from .vocabulary import restrict_to_vocabulary
 
 __all__ = ["Encoder", "Rewriter", "remap_uid_with", "trial_elements"]
 
 _LONG_LENGTH_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
-_MULTI_VALUED_TEXT_VRS = frozenset({"LO", "SH", "UC"})  # ST, LT and UT may contain a backslash
+_MULTI_VALUED_TEXT_VRS = frozenset({"LO", "SH", "UC", "CS", "AE", "PN"})  # ST, LT, UT and UR may contain a backslash
+# Coded strings are scrubbed of identity values only (no generic date or
+# number shapes); code values of code sequence items only lose a value that
+# is a whole identity value, so that a SNOMED code, a coding scheme "TEST"
+# or a dated coding scheme version stays intact.
+_CODED_VRS = frozenset({"CS", "AE", "UR"})
+_CODED_TAGS = frozenset({
+    0x00080100,  # CodeValue
+    0x00080102,  # CodingSchemeDesignator
+    0x00080103,  # CodingSchemeVersion
+    0x00080105,  # MappingResource
+    0x0008010F,  # ContextIdentifier
+    0x00080119,  # LongCodeValue
+    0x00080120,  # URNCodeValue
+    0x00080112,  # CodingSchemeRegistry
+    0x00080115,  # CodingSchemeName
+})
 _UNDEFINED = 0xFFFFFFFF
 _PATIENT_NAME = 0x00100010
 
@@ -119,7 +138,34 @@ def remap_uid_with(secret: bytes) -> Callable[[str], str]:
     return remap
 
 
-_CACHEABLE = frozenset({Action.UID, Action.SHIFT, Action.EMPTY, Action.DUMMY, Action.CLEAN})
+_CACHEABLE = frozenset({Action.UID, Action.SHIFT, Action.EMPTY, Action.DUMMY, Action.CLEAN, Action.SCRUB})
+_TEXTUAL = frozenset({Action.CLEAN, Action.SCRUB})
+_SINGLE_LINE_VRS = frozenset({"AE", "CS", "LO", "PN", "SH", "UC"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _date_time_pairs() -> dict[int, tuple[int, bool]]:
+    """Tag -> (its partner's tag, whether it is the date) for every XxxDate (DA) / XxxTime (TM) pair of the dictionary."""
+    from pydicom.datadict import DicomDictionary, keyword_dict
+
+    pairs: dict[int, tuple[int, bool]] = {}
+    for tag, (vr, _, _, _, keyword) in DicomDictionary.items():
+        if vr == "DA" and keyword.endswith("Date"):
+            partner = keyword_dict.get(keyword[:-4] + "Time")
+            if partner is not None and DicomDictionary[partner][0] == "TM":
+                pairs[tag] = (partner, True)
+                pairs[partner] = (tag, False)
+    return pairs
+
+
+DATE_TIME_PAIRS = _date_time_pairs()
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyword(tag: int) -> str:
+    from pydicom.datadict import keyword_for_tag
+
+    return keyword_for_tag(tag) or f"{tag:08X}"
 # Memory stays flat: only small values are remembered (4 kB), and every
 # cache is dropped once they hold 16 MB in all.
 _CACHE_VALUE_LIMIT = 4096
@@ -140,7 +186,7 @@ def _cache_for(context: DeidContext, encoder: Encoder, charset: tuple[str, ...])
 
 
 def _forget_all() -> None:
-    global _cached_bytes
+    global _cached_bytes  # noqa: PLW0603 - one memory budget for every cache
     for cache in _caches.values():
         cache.clear()
     _caches.clear()
@@ -148,7 +194,7 @@ def _forget_all() -> None:
 
 
 def _remember(cache: dict, key: tuple[object, ...], entry: tuple[object, object], size: int) -> None:  # type: ignore[type-arg]
-    global _cached_bytes
+    global _cached_bytes  # noqa: PLW0603 - one memory budget for every cache
     if _cached_bytes + size > _CACHE_BUDGET:
         _forget_all()
     cache[key] = entry
@@ -168,13 +214,13 @@ class Rewriter:
         profile: ResolvedProfile,
         encoder: Encoder,
         charset: str | list[str],
-        identifying_values: Callable[[], Iterable[str]],
-        scrubber_factory: Callable[[Iterable[str]], Callable[[str], str]],
+        identity: Callable[[], Identity],
+        scrubber_factory: Callable[[Identity, str], Callable[[str], str]],
         watch: frozenset[int],
     ) -> None:
         options = profile.options
         self.context = context
-        self.actions = profile.actions
+        self.actions = profile.lookup
         self.dummies = profile.dummies
         self.vrs = profile.vrs
         self.encoder = encoder
@@ -182,17 +228,24 @@ class Rewriter:
         # One character set (the usual case): Python's codec decodes it.
         self.codec = charset[0] if len(charset) == 1 and _codec_exists(charset[0]) else None
         self.retain_uids = options.retain_uids
-        self.cleaning = options.clean_descriptors
+        self.vocabulary = options.descriptor_policy == "vocabulary"
         self.new_uid = remap_uid_with(context.secret)
         self.days = context.date_offset_days
+        # With times shifted, dates and times move by days and seconds; a
+        # date without its time moves by the whole days of that offset.
+        self.seconds = context.offset_seconds if options.shifts_times else None
+        if self.seconds is not None:
+            self.days = days_of(self.seconds)
         self.safe_rules = {
             (rule.creator.strip(" \x00").upper(), rule.group, rule.element_offset)
             for rule in options.safe_private_tags
         }
         self.safe_creators = {(creator, group) for creator, group, _ in self.safe_rules}
-        self._identifying_values = identifying_values
+        self._identity_source = identity
+        self._identity: Identity | None = None
         self._scrubber_factory = scrubber_factory
-        self._scrub: Callable[[str], str] | None = None
+        self._scrubbers: dict[str, Callable[[str], str]] = {}
+        self.cleaned_descriptors: dict[str, str] = {}
         self.watch = watch
         self.final: dict[int, str] = {}
         self._recording = False
@@ -222,10 +275,11 @@ class Rewriter:
         # Only top-level values go into the summary (a nested SOP Instance
         # UID is a reference, not this instance).
         recording, self._recording = self._recording, top
-        keep, remove, recurse, clean = Action.KEEP, Action.REMOVE, Action.RECURSE, Action.CLEAN
+        keep, remove, recurse, shift = Action.KEEP, Action.REMOVE, Action.RECURSE, Action.SHIFT
         cache = self.cache
+        pairs = DATE_TIME_PAIRS if self.seconds is not None else {}
         for tag, item in elements:
-            action = actions.get(tag, remove)
+            action = actions[tag]
             if action is keep:
                 encoded = self._keep(tag, item)
                 if tag in watch:
@@ -244,7 +298,7 @@ class Rewriter:
                 if item.__class__ is RawDataElement and 0 < len(item.value or b"") <= _CACHE_VALUE_LIMIT:
                     # Identical sequences (codes, references to the same study) recur
                     # in every file: remember their output with what they removed.
-                    key = (tag, item.VR, item.value, self._scrubber_if_cleaning())
+                    key = (tag, item.VR, item.value, self.identity())
                     cached = cache.get(key)
                     if cached is None:
                         removed = self.private_removed
@@ -266,8 +320,15 @@ class Rewriter:
                 # The same raw value always gives the same output for one
                 # participant: the study's UIDs, dates, dummies and cleaned
                 # descriptors repeat in every file, so most of these are a
-                # dictionary lookup. Cleaning also depends on the patient.
-                key = (tag, item.VR, item.value, self._scrubber_if_cleaning() if action is clean else None)
+                # dictionary lookup. Cleaning also depends on the patient, and a
+                # date or time on its partner (they move together).
+                if action in _TEXTUAL:
+                    extra: object = self.identity()
+                elif action is shift and tag in pairs:
+                    extra = self._partner_text(dataset, tag)
+                else:
+                    extra = None
+                key = (tag, item.VR, item.value, extra)
                 cached = cache.get(key)
                 if cached is None:
                     self._last_text = None
@@ -278,10 +339,15 @@ class Rewriter:
                     continue
                 if text is not None and tag in watch:
                     self.final[tag] = text
+                if top and action is Action.CLEAN and text is not None:
+                    self._record_descriptor(tag, text)
             else:
+                self._last_text = None
                 encoded = self._transform(dataset, tag, item, action)
                 if encoded is None:
                     continue
+                if top and action is Action.CLEAN and self._last_text is not None:
+                    self._record_descriptor(tag, self._last_text)
             out.append((tag, encoded))
         self._recording = recording
         return out
@@ -295,16 +361,30 @@ class Rewriter:
         # A damaged sequence makes pydicom fail in many ways; it is dropped
         # (nothing of it can leak), and the message, which may quote file
         # values, is not kept.
-        except Exception:
+        except Exception:  # noqa: BLE001 - a damaged sequence: see the comment above
             return None
         return self._sequence(tag, items)
 
-    def _scrubber_if_cleaning(self) -> Callable[[str], str] | None:
-        if not self.cleaning:
-            return None
-        if self._scrub is None:
-            self._scrub = self._scrubber_factory(self._identifying_values())
-        return self._scrub
+    def identity(self) -> Identity:
+        """The participant's identity found in this file (computed once, on first need)."""
+        if self._identity is None:
+            self._identity = self._identity_source()
+        return self._identity
+
+    def _scrubber(self, mode: str) -> Callable[[str], str]:
+        scrub = self._scrubbers.get(mode)
+        if scrub is None:
+            scrub = self._scrubbers[mode] = self._scrubber_factory(self.identity(), mode)
+        return scrub
+
+    def _record_descriptor(self, tag: int, text: str) -> None:
+        self.cleaned_descriptors[_keyword(tag)] = text
+
+    def _partner_text(self, dataset: Dataset, tag: int) -> str:
+        partner = dataset.get_item(DATE_TIME_PAIRS[tag][0])
+        if partner is None:
+            return ""
+        return self._text_of(DATE_TIME_PAIRS[tag][0], partner)
 
     def _sequence(self, tag: int, items: Iterable[Dataset]) -> bytes:
         encoder = self.encoder
@@ -373,15 +453,7 @@ class Rewriter:
             text = "\\".join(self.new_uid(value) for value in values)
             return self._emit_text(tag, "UI", text)
         if action is Action.SHIFT:
-            vr = self._vr(tag, item)
-            shift = shift_da if vr == "DA" else shift_dt if vr == "DT" else None
-            values = self._values(item)
-            if shift is None or values is None:
-                return None
-            shifted = [shift(value, self.days) for value in values]
-            # An unreadable date is emptied rather than kept (it may be a real one).
-            text = "\\".join(value for value in shifted if value)
-            return self._emit_text(tag, vr, text)
+            return self._shift(dataset, tag, item)
         if action is Action.EMPTY:
             vr = self._vr(tag, item)
             self._last_text = ""
@@ -396,9 +468,41 @@ class Rewriter:
             if self._subject_ascii:
                 return self._subject[vr]
             return self._pydicom(DataElement(tag, vr, self.context.subject_code))
-        if action is Action.CLEAN:
-            return self._clean(dataset, tag, item)
+        if action is Action.CLEAN or action is Action.SCRUB:
+            return self._clean(dataset, tag, item, action)
         raise AssertionError(action)  # pragma: no cover - every Action is handled
+
+    def _shift(self, dataset: Dataset, tag: int, item: RawDataElement | DataElement) -> bytes | None:
+        """A date, time or date-time moved by the participant's offset; a date with its time moves with it."""
+        vr = self._vr(tag, item)
+        values = self._values(item)
+        if values is None or vr not in ("DA", "DT", "TM"):
+            return None
+        seconds = self.seconds
+        if seconds is None:
+            if vr == "TM":
+                return self._keep(tag, item)  # keep_times / full dates: the profile said keep
+            shift = shift_da if vr == "DA" else shift_dt
+            shifted = [shift(value, self.days) for value in values]
+        elif vr == "DT":
+            shifted = [shift_dt_by_seconds(value, seconds) for value in values]
+        else:
+            pair = DATE_TIME_PAIRS.get(tag)
+            partner = self._partner_text(dataset, tag) if pair is not None else ""
+            moved = None
+            if pair is not None and len(values) == 1 and partner and "\\" not in partner:
+                date, time = (values[0], partner) if pair[1] else (partner, values[0])
+                moved = shift_date_time(date, time, seconds)
+            if moved is not None:
+                shifted = [moved[0] if vr == "DA" else moved[1]]
+            elif vr == "DA":
+                shifted = [shift_da(value, self.days) for value in values]
+            else:
+                # A time without a readable date still must not keep its time of day.
+                shifted = [shift_tm(value, seconds) for value in values]
+        # An unreadable value is emptied rather than kept (it may be a real one).
+        text = "\\".join(value for value in shifted if value)
+        return self._emit_text(tag, vr, text)
 
     def _values(self, item: RawDataElement | DataElement) -> list[str] | None:
         if isinstance(item, RawDataElement):
@@ -427,22 +531,50 @@ class Rewriter:
             return encoder.element(tag, vr, encoder.number(vr, value))
         return self._emit_text(tag, vr, str(value))
 
-    def _clean(self, dataset: Dataset, tag: int, item: RawDataElement | DataElement) -> bytes | None:
-        scrub = self._scrubber_if_cleaning() or self._scrubber_factory(())
+    def _mode(self, tag: int, vr: str, action: Action) -> str:
+        if action is Action.CLEAN:
+            return "descriptor"
+        if tag in _CODED_TAGS:
+            return "code"
+        return "coded" if vr in _CODED_VRS else "free"
+
+    def _cleaned_text(self, tag: int, vr: str, action: Action, text: str) -> str:
+        scrub = self._scrubber(self._mode(tag, vr, action))
+        vocabulary = self.vocabulary and action is Action.CLEAN
+
+        single_line = vr in _SINGLE_LINE_VRS
+
+        def one(part: str) -> str:
+            cleaned = scrub(part)
+            if vocabulary:
+                cleaned = restrict_to_vocabulary(cleaned)
+            if single_line and cleaned != part:
+                cleaned = _CONTROL.sub(" ", cleaned)  # a short-text VR allows no control characters
+            return cleaned
+
+        if vr in _MULTI_VALUED_TEXT_VRS:
+            # Each value keeps its position (ImageType value 3 means what it
+            # means); a value that is scrubbed away stays as an empty value.
+            parts = [one(part) for part in text.split("\\")]
+            return "\\".join(parts) if any(parts) else ""
+        return one(text)
+
+    def _clean(
+        self, dataset: Dataset, tag: int, item: RawDataElement | DataElement, action: Action
+    ) -> bytes | None:
         codec = self.codec
-        if codec is not None and isinstance(item, RawDataElement) and item.VR in _TEXT_VRS | {None}:
+        raw_vr = item.VR
+        if codec is not None and isinstance(item, RawDataElement) and (raw_vr is None or raw_vr in SCRUBBED_VRS
+                                                                       or raw_vr == "UN"):
             # Single character set: decode and encode the bytes ourselves,
-            # which is several times faster than pydicom's conversion.
-            vr = self._vr(tag, item)
-            if vr not in _TEXT_VRS:
+            # which is several times faster than pydicom's conversion. An
+            # element sent as UN is written with its standard VR.
+            vr = self._vr(tag, item) if raw_vr in (None, "UN") else raw_vr
+            if vr not in SCRUBBED_VRS:
                 return None
             text = (item.value or b"").decode(codec, "replace").rstrip(" \x00")
-            if vr in _MULTI_VALUED_TEXT_VRS:
-                parts = [scrub(part) for part in text.split("\\")]
-                cleaned = "\\".join(part for part in parts if part)
-            else:
-                cleaned = scrub(text)
-            if not cleaned and tag in self.dummies:
+            cleaned = self._cleaned_text(tag, vr, action, text)
+            if not cleaned and text and tag in self.dummies:
                 cleaned = str(self.dummies[tag])
             self._last_text = cleaned
             if self._recording and tag in self.watch:
@@ -452,21 +584,19 @@ class Rewriter:
                 data += b" "
             return self.encoder.element(tag, vr, data)
         try:
-            element = dataset[tag]  # other character sets: pydicom decodes
-        except Exception:  # undecodable text: dropped, see _sequence_of
+            element = dataset[tag]  # other character sets: pydicom decodes (and resolves UN to the standard VR)
+        except Exception:  # noqa: BLE001 - undecodable text: dropped, see _sequence_of
             return None
-        if element.VR not in _TEXT_VRS:
+        if element.VR not in SCRUBBED_VRS:
             return None
         value = element.value
-        if isinstance(value, (list, MultiValue)):
-            cleaned_parts = [scrub(str(part)) for part in value]
-            cleaned_parts = [part for part in cleaned_parts if part]
-            new_value: object = cleaned_parts if len(cleaned_parts) > 1 else (cleaned_parts[0] if cleaned_parts else "")
-        else:
-            new_value = scrub(str(value or ""))
-        if not new_value and tag in self.dummies:
-            new_value = self.dummies[tag]
-        self._last_text = "\\".join(new_value) if isinstance(new_value, list) else str(new_value)
+        text = "\\".join(str(part) for part in value) if isinstance(value, (list, MultiValue)) else str(value or "")
+        cleaned = self._cleaned_text(tag, element.VR, action, text)
+        if not cleaned and text and tag in self.dummies:
+            cleaned = str(self.dummies[tag])
+        parts = cleaned.split("\\") if element.VR in _MULTI_VALUED_TEXT_VRS else [cleaned]
+        new_value: object = parts if len(parts) > 1 else parts[0]
+        self._last_text = cleaned
         if self._recording and tag in self.watch:
             self.final[tag] = self._last_text
         return self._pydicom(DataElement(tag, element.VR, new_value))
@@ -476,13 +606,11 @@ class Rewriter:
     @staticmethod
     def _creators(dataset: Dataset) -> dict[tuple[int, int], str]:
         creators = {}
-        for tag in dataset.keys():
+        for tag in dataset.keys():  # noqa: SIM118 - iterating a Dataset yields elements, not tags
             if tag & 0x10000 and 0x10 <= (tag & 0xFFFF) <= 0xFF:
                 item = dataset.get_item(tag)
-                if isinstance(item, RawDataElement):
-                    value = item.value
-                else:
-                    value = str(item.value or "").encode("latin-1", "replace")
+                raw = isinstance(item, RawDataElement)
+                value = item.value if raw else str(item.value or "").encode("latin-1", "replace")
                 creators[(tag >> 16, tag & 0xFF)] = (value or b"").decode("latin-1").strip(" \x00").upper()
         return creators
 
@@ -511,6 +639,15 @@ OPTION_CODES = (
     ("retain_institution_identity", "113112", "Retain Institution Identity Option"),
     ("clean_descriptors", "113105", "Clean Descriptors Option"),
 )
+CODE_CLEAN_PIXEL_DATA = ("113101", "DCM", "Clean Pixel Data Option")
+# How the engine carried out an option where CID 7050 has no code: a local
+# coding scheme ("99" prefix, PS3.16 8.2), one code per choice a trial makes.
+LOCAL_SCHEME = "99ICTMS"
+LOCAL_CODES = {
+    "vocabulary": ("DEID-DESC-VOCAB", LOCAL_SCHEME, "Descriptors restricted to an imaging vocabulary"),
+    "shift_times": ("DEID-TIME-SHIFT", LOCAL_SCHEME, "Dates and times shifted together by days and seconds"),
+    "keep_times": ("DEID-KEEP-TIMES", LOCAL_SCHEME, "Times of day retained, dates shifted by whole days"),
+}
 _METHOD_TEXT = {
     "retain_full_dates": "Retain Longitudinal Temporal Information with Full Dates",
     "retain_modified_dates": "Retain Longitudinal Temporal Information with Modified Dates",
@@ -529,20 +666,41 @@ def _option_enabled(options: DeidOptions, name: str) -> bool:
     return bool(getattr(options, name))
 
 
-def trial_elements(context: DeidContext) -> list[DataElement]:
-    """Group 0012 and the de-identification record, from the trial's data (never from the file)."""
+def _how_options(options: DeidOptions, pixels_cleaned: bool) -> list[tuple[str, str, str, str]]:
+    """(method text, code, scheme, meaning) for how the options were carried out, beyond the standard's option list."""
+    how = []
+    if pixels_cleaned:
+        how.append(("Clean Pixel Data", *CODE_CLEAN_PIXEL_DATA))
+    if options.clean_descriptors and options.descriptor_policy == "vocabulary":
+        how.append(("Descriptors Restricted To An Imaging Vocabulary", *LOCAL_CODES["vocabulary"]))
+    if options.retain_modified_dates:
+        key = "keep_times" if options.keep_times else "shift_times"
+        text = "Times Of Day Retained" if options.keep_times else "Dates And Times Shifted By Days And Seconds"
+        how.append((text, *LOCAL_CODES[key]))
+    return how
+
+
+def trial_elements(context: DeidContext, *, pixels_cleaned: bool = False) -> list[DataElement]:
+    """Group 0012 and the de-identification record, from the trial's data (never from the file).
+
+    `pixels_cleaned` adds the Clean Pixel Data Option: only an image whose
+    burned-in text was blanked says so.
+    """
     options = context.options
     site_id = "" if options.blind_site else context.site_id
     site_name = "" if options.blind_site else context.site_name
     enabled = [(name, code, meaning) for name, code, meaning in OPTION_CODES if _option_enabled(options, name)]
-    method = [PROFILE_NAME] + [_METHOD_TEXT[name] for name, _, _ in enabled]
+    how = _how_options(options, pixels_cleaned)
+    method = [PROFILE_NAME] + [_METHOD_TEXT[name] for name, _, _ in enabled] + [text for text, *_ in how]
     if options.blind_site:
         method.append("Site Identity Withheld")
+    coded = [(code, "DCM", meaning) for code, meaning in [CODE_BASIC_PROFILE] + [(c, m) for _, c, m in enabled]]
+    coded += [(code, scheme, meaning) for _, code, scheme, meaning in how]
     codes = []
-    for code, meaning in [CODE_BASIC_PROFILE] + [(code, meaning) for _, code, meaning in enabled]:
+    for code, scheme, meaning in coded:
         item = Dataset()
         item.add(DataElement(0x00080100, "SH", code))
-        item.add(DataElement(0x00080102, "SH", "DCM"))
+        item.add(DataElement(0x00080102, "SH", scheme))
         item.add(DataElement(0x00080104, "LO", meaning))
         codes.append(item)
     elements = [
@@ -572,11 +730,11 @@ def trial_elements(context: DeidContext) -> list[DataElement]:
 
 @functools.lru_cache(maxsize=64)
 def encoded_trial_elements(
-    context: DeidContext, implicit: bool, little_endian: bool, charset: tuple[str, ...]
+    context: DeidContext, implicit: bool, little_endian: bool, charset: tuple[str, ...], *, pixels_cleaned: bool = False
 ) -> tuple[tuple[int, bytes], ...]:
     """trial_elements() encoded once per context and encoding: identical for every file of a participant."""
     encoded = []
-    for element in trial_elements(context):
+    for element in trial_elements(context, pixels_cleaned=pixels_cleaned):
         buffer = DicomBytesIO()
         buffer.is_implicit_VR = implicit
         buffer.is_little_endian = little_endian

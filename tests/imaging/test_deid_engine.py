@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import logging
 import warnings
 
@@ -56,7 +57,7 @@ def test_uids_are_remapped_deterministically_and_references_follow(series):
         assert output.file_meta.MediaStorageSOPInstanceUID == output.SOPInstanceUID
         assert output.SOPClassUID == original.SOPClassUID  # a class is not an instance
         assert output.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
-    for previous, current in zip(outputs, outputs[1:], strict=False):
+    for previous, current in itertools.pairwise(outputs):
         assert current.ReferencedImageSequence[0].ReferencedSOPInstanceUID == previous.SOPInstanceUID
     again = run(series[2])[0]
     assert again.SOPInstanceUID == outputs[2].SOPInstanceUID
@@ -67,13 +68,20 @@ def test_output_is_byte_for_byte_reproducible(series):
     assert run(series[1])[2] == first
 
 
-def test_dates_move_by_the_participant_offset_and_times_stay(series):
+def moved_pair(date: str, time: str) -> tuple[str, str]:
+    """What a date + time pair becomes: both moved by the whole offset, days and seconds."""
+    seconds = context().time_offset_seconds
+    moment = dt.datetime.strptime(date + time[:6], "%Y%m%d%H%M%S") + dt.timedelta(days=OFFSET, seconds=seconds)
+    return moment.strftime("%Y%m%d"), moment.strftime("%H%M%S") + time[6:]
+
+
+def test_dates_and_times_move_together_by_the_participant_offset(series):
     original = series[0]
     ds, result, _ = run(original)
-    moved = shifted(original.StudyDate)
-    assert ds.StudyDate == ds.SeriesDate == ds.ContentDate == ds.AcquisitionDate == moved
-    assert result.study_date == moved
-    assert ds.StudyTime == original.StudyTime
+    moved_date, moved_time = moved_pair(original.StudyDate, original.StudyTime)
+    assert ds.StudyDate == ds.SeriesDate == ds.ContentDate == ds.AcquisitionDate == moved_date
+    assert result.study_date == moved_date
+    assert ds.StudyTime == moved_time != original.StudyTime
     assert ds.PatientBirthDate == ""
     assert ds.LongitudinalTemporalInformationModified == "MODIFIED"
 
@@ -91,7 +99,7 @@ def test_datetimes_and_multiple_or_broken_dates_stay_valid():
         warnings.simplefilter("ignore")
         ds.ContentDate = "NOTADATE"
         out, _, _ = run(ds)
-    assert out.AcquisitionDateTime == shifted("20240314") + "101010.5+0100"
+    assert out.AcquisitionDateTime == "".join(moved_pair("20240314", "101010.5")) + "+0100"
     assert out.FrameReferenceDateTime == "2021"
     assert list(out.ScheduledStudyStartDate) == [shifted("20240301"), shifted("20240302")]
     assert out.ContentDate == ""  # unreadable: emptied, never passed through
@@ -117,9 +125,12 @@ def test_the_trial_record_and_method_are_written(series):
         "Retain Longitudinal Temporal Information with Modified Dates",
         "Retain Patient Characteristics",
         "Clean Descriptors",
+        "Descriptors Restricted To An Imaging Vocabulary",
+        "Dates And Times Shifted By Days And Seconds",
     ]
     codes = [(item.CodeValue, item.CodingSchemeDesignator) for item in ds.DeidentificationMethodCodeSequence]
-    assert codes == [("113100", "DCM"), ("113107", "DCM"), ("113108", "DCM"), ("113105", "DCM")]
+    assert codes == [("113100", "DCM"), ("113107", "DCM"), ("113108", "DCM"), ("113105", "DCM"),
+                     ("DEID-DESC-VOCAB", "99ICTMS"), ("DEID-TIME-SHIFT", "99ICTMS")]
     assert result.subject_code == "101-001"
 
 
@@ -180,7 +191,7 @@ def test_summary_carries_the_key_header_values_without_phi(series):
     assert result.image_position_patient == tuple(float(v) for v in original.ImagePositionPatient)
     assert result.image_orientation_patient == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     assert result.has_contrast and result.contrast_bolus_agent == "IOHEXOL 350"
-    assert result.series_description == "CHEST ABDOMEN 1.25MM"
+    assert result.series_description == "CHEST ABDOMEN 1.25MM"  # imaging words and a number with its unit
     assert result.size == len(output)
     import hashlib
 
@@ -231,7 +242,7 @@ def test_deidentify_file_writes_through_a_temporary_name(tmp_path, series):
 
 def test_a_deidentified_file_can_be_deidentified_again_without_duplicates(series):
     first, _, output = run(series[0])
-    second_output, result = deidentify_bytes(output, context())
+    second_output, _result = deidentify_bytes(output, context())
     second = pydicom.dcmread(io.BytesIO(second_output))
     for tag in (b"\x28\x00\x03\x03", b"\x12\x00\x62\x00", b"\x12\x00\x40\x00", b"\x10\x00\x10\x00"):
         assert second_output.count(tag) == 1, tag

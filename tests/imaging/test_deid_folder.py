@@ -109,5 +109,23 @@ def test_the_command_line_prints_outcomes_and_fails_on_refusals(cd_export, tmp_p
     assert "7 files: 4 ok, 0 duplicate, 1 skipped, 2 rejected" in run.stderr
     assert "not a DICOM file" in run.stdout and "truncated" in run.stdout
     assert secret.exists() and oct(secret.stat().st_mode & 0o777) == "0o600"
-    again = subprocess.run(command + ["--quiet"], capture_output=True, text=True, cwd=REPOSITORY, env=env, timeout=120)
+    again = subprocess.run([*command, "--quiet"], capture_output=True, text=True, cwd=REPOSITORY, env=env, timeout=120)
     assert "4 duplicate" in again.stderr and again.stdout == ""
+
+
+def test_the_command_line_prints_flags_and_redactions_and_strict_fails_on_unreviewed_flags(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "ct.dcm").write_bytes(synthetic.to_bytes(synthetic.make_ct_series(1, rows=16, cols=16).datasets[0]))
+    (source / "us.dcm").write_bytes(synthetic.to_bytes(synthetic.make_ultrasound(burned_in=True)))
+    env = {**os.environ, "ICTMS_DEID_SECRET": SECRET.hex()}
+    command = [sys.executable, "manage.py", "deidentify", str(source), str(tmp_path / "out"), "--workers", "1"]
+    relaxed = subprocess.run([*command, "--no-clean-pixels"], cwd=REPOSITORY, env=env, capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert relaxed.returncode == 0, relaxed.stderr
+    assert "FLAGGED, NOT REDACTED: Clean Pixel Data is off [declared_burned_in, modality:US]" in relaxed.stdout
+    assert "1 flagged and not redacted (review)" in relaxed.stderr
+    strict = subprocess.run([*command, "--no-clean-pixels", "--strict"], cwd=REPOSITORY, env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert strict.returncode == 1
+    assert "django" not in strict.stderr.lower()  # the fast path: no Django start-up outside a trial

@@ -59,12 +59,12 @@ def test_the_type_lists_only_name_attributes_with_compound_codes():
         ("PatientName", Action.SUBJECT),
         ("PatientID", Action.SUBJECT),
         ("PatientBirthDate", Action.EMPTY),  # Z, and no option keeps it
-        ("PatientSex", Action.KEEP),
+        ("PatientSex", Action.SCRUB),  # kept text is scrubbed of the participant's identity
         ("PatientAge", Action.KEEP),
         ("PatientWeight", Action.KEEP),
         ("StudyDate", Action.SHIFT),
         ("AcquisitionDateTime", Action.SHIFT),
-        ("StudyTime", Action.KEEP),  # whole-day shifts keep the time of day
+        ("StudyTime", Action.SHIFT),  # times move with their dates by days and seconds
         ("TimezoneOffsetFromUTC", Action.REMOVE),
         ("AccessionNumber", Action.EMPTY),
         ("ReferringPhysicianName", Action.EMPTY),
@@ -85,7 +85,7 @@ def test_the_type_lists_only_name_attributes_with_compound_codes():
         ("SOPClassUID", Action.KEEP),
         ("Rows", Action.KEEP),
         ("PixelData", Action.KEEP),
-        ("CodeMeaning", Action.CLEAN),
+        ("CodeMeaning", Action.SCRUB),
         ("ClinicalTrialSubjectID", Action.REMOVE),  # rewritten from the trial, never taken from the file
         ("IssuerOfPatientID", Action.REMOVE),
     ],
@@ -117,14 +117,14 @@ def test_both_date_options_at_once_are_refused():
 def test_options_off_remove_what_they_would_have_kept():
     assert action("PatientAge", retain_patient_characteristics=False) is Action.REMOVE
     assert action("StudyDescription", clean_descriptors=False) is Action.REMOVE
-    assert action("CodeMeaning", clean_descriptors=False) is Action.REMOVE
+    assert action("CodeMeaning", clean_descriptors=False) is Action.SCRUB  # kept for validity, scrubbed anyway
     assert action("SOPInstanceUID", retain_uids=True) is Action.KEEP
 
 
 def test_blind_site_overrides_institution_and_device_retention():
-    assert action("InstitutionName", retain_institution_identity=True) is Action.KEEP
+    assert action("InstitutionName", retain_institution_identity=True) is Action.SCRUB
     assert action("InstitutionName", retain_institution_identity=True, blind_site=True) is Action.REMOVE
-    assert action("StationName", retain_device_identity=True) is Action.KEEP
+    assert action("StationName", retain_device_identity=True) is Action.SCRUB
     assert action("StationName", retain_device_identity=True, blind_site=True) is Action.REMOVE
 
 

@@ -1,7 +1,6 @@
 """De-identify a folder of DICOM files with the code path uploads use (site pre-scrubbing, validation)."""
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -9,8 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from imaging.deid import LocalContextFactory, load_local_secret
-from imaging.deid.folder import REJECTED, FileOutcome, deidentify_folder
+from imaging.deid import DeidOptions, LocalContextFactory, load_local_secret
+from imaging.deid.folder import iter_deidentify_folder
+from imaging.deid.report import Tally, print_outcome
 from imaging.deid_context import trial_context_factory
 from trials.models import Participant, Trial
 
@@ -18,7 +18,8 @@ from trials.models import Participant, Trial
 class Command(BaseCommand):
     help = (
         "De-identify every DICOM file under IN_DIR into OUT_DIR/<study>/<series>/<instance>.dcm (PS3.15 Basic "
-        "Profile + the trial's options). Exit status 1 if any file was rejected."
+        "Profile + the trial's options). Prints per file what was refused, flagged or redacted. Exit status 1 if "
+        "any file was rejected; with --strict also if an image was flagged and not redacted."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--secret-file", help="without --trial: the local secret file")
         parser.add_argument("--json", action="store_true", help="one JSON line per file")
         parser.add_argument("--quiet", action="store_true", help="only the summary")
+        parser.add_argument("--strict", action="store_true", help="exit 1 also on a flagged, unredacted image")
 
     def handle(self, *args: Any, in_dir: str, out_dir: str, **options: Any) -> None:
         if not Path(in_dir).is_dir():
@@ -45,22 +47,17 @@ class Command(BaseCommand):
         else:
             if options.get("subject"):
                 raise CommandError("--subject needs --trial")
-            factory = LocalContextFactory(secret=load_local_secret(options.get("secret_file")))
+            factory = LocalContextFactory(secret=load_local_secret(options.get("secret_file")), options=DeidOptions())
         write = self.stdout.write
-
-        def report(outcome: FileOutcome) -> None:
-            if options["json"]:
-                write(json.dumps({"source": outcome.source, "status": outcome.status, "reason": outcome.reason,
-                                  "output": outcome.output}))
-            else:
-                write(f"{outcome.status:9s} {outcome.source}  {outcome.output if outcome.status == 'ok' else outcome.reason}")
-
         started = time.perf_counter()
-        summary = deidentify_folder(in_dir, out_dir, factory, workers=options["workers"],
-                                    on_outcome=None if options["quiet"] else report, keep_outcomes=False)
-        elapsed = time.perf_counter() - started
-        counts = ", ".join(f"{summary.counts[s]} {s}" for s in ("ok", "duplicate", "skipped", "rejected"))
-        rate = summary.files / elapsed if elapsed > 0 else 0.0
-        sys.stderr.write(f"{summary.files} files: {counts} in {elapsed:.2f} s ({rate:.1f} files/s)\n")
-        if summary.counts[REJECTED]:
-            raise CommandError(f"{summary.counts[REJECTED]} file(s) rejected", returncode=1)
+        tally = Tally()
+        for outcome in iter_deidentify_folder(in_dir, out_dir, factory, workers=options["workers"]):
+            tally.add(outcome)
+            if not options["quiet"]:
+                print_outcome(outcome, as_json=options["json"], write=write)
+        sys.stderr.write(tally.summary(time.perf_counter() - started) + "\n")
+        status = tally.exit_status(strict=options["strict"])
+        if status:
+            raise CommandError(
+                f"{tally.counts['rejected']} file(s) rejected, {tally.review} flagged and not redacted", returncode=status
+            )
