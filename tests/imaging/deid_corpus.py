@@ -13,6 +13,7 @@ import importlib.util
 import re
 import shutil
 import subprocess
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -34,8 +35,11 @@ def _dicom_like(path: Path) -> bool:
 def _unzipped(archive: Path) -> list[Path]:
     target = CACHE / archive.stem
     if not target.exists():
-        partial = target.with_name(target.name + ".part")
-        shutil.rmtree(partial, ignore_errors=True)
+        # Each process (pytest-xdist worker) unpacks into its own folder and renames it into
+        # place; the first rename wins and the others drop their copy, so no worker ever sees
+        # a half-written folder or another worker's deletion.
+        CACHE.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f"{target.name}.", suffix=".part", dir=CACHE))
         with zipfile.ZipFile(archive) as bundle:
             for member in bundle.infolist():
                 name = Path(member.filename)
@@ -44,7 +48,10 @@ def _unzipped(archive: Path) -> list[Path]:
                 destination = partial / name
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 destination.write_bytes(bundle.read(member))
-        partial.rename(target)
+        try:
+            partial.rename(target)
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
     return sorted(path for path in target.rglob("*") if _dicom_like(path) and not path.name.startswith("."))
 
 
