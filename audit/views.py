@@ -11,7 +11,7 @@ from django.shortcuts import render
 from audit.export import audit_csv_rows
 from audit.selectors import AuditFilter, audit_action_names, audit_event_list_for_user
 from audit.services import audit_record
-from ictms.lib.pages import trial_page
+from trials.pages import trial_page
 from trials.selectors import TrialAccess
 
 

@@ -9,7 +9,7 @@ directory, then for each file times, after a warm-up, the median and 90th percen
 
 - minimal: dcmread, pixel_array, rescale, window, uint8, PNG (Pillow defaults: zlib level 6), and
   the same with PNG level 1 (our encoder setting), so the ratio is shown against both;
-- ours: `imaging.render.render_frame` with every cache emptied before each call (cold), with the
+- ours: `imaging.viewer.render.render_frame` with every cache emptied before each call (cold), with the
   frame cache off but the display table warm (scrolling through a series), and on a cached frame
   with a new window each call (dragging the window);
 - endpoint (--with-endpoint): the Django frame endpoint through the test client. The lead provides
@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from imaging.render import clear_frame_cache, load_frame, render, render_frame  # noqa: E402
+from imaging.viewer.render import clear_frame_cache, load_frame, render, render_frame  # noqa: E402
 
 GDCM_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancGdcm.so")
 

@@ -28,7 +28,7 @@ def _environment() -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import override_settings, setup_test_environment
 
-    from imaging import render
+    from imaging.viewer import render
     from tests.trials import factories as f
     from trials.choices import Role
 
@@ -60,8 +60,8 @@ def measure(path: Path) -> Callable[[], bytes]:
     from django.test import Client
     from pydicom import dcmread
 
+    from imaging.archive.storage import instance_storage_key, store_instance_bytes
     from imaging.models import Instance, Series, Study, Submission
-    from imaging.storage import instance_storage_key, store_instance_bytes
     from tests.imaging.factories import instance_row_values
     from trials.models import Visit
 

@@ -8,3 +8,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ictms.settings")
 app = Celery("ictms")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The imaging app keeps its tasks with each stage of the pipeline.
+app.autodiscover_tasks(["imaging.intake", "imaging.qc", "imaging.queries"])

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "trials",
     "imaging",
     "reads",
+    "ictms",  # the project itself: seed_demo, which spans every app
 ]
 
 MIDDLEWARE = [

@@ -11,9 +11,9 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("trials.api.urls")),
-    path("", include("imaging.api.viewer_urls")),
+    path("", include("imaging.viewer.api_urls")),
     path("", include("audit.api.urls")),
-    path("", include("imaging.api.urls")),
+    path("", include("imaging.api_urls")),
 ]
 
 urlpatterns = [
@@ -30,7 +30,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", include("trials.urls")),
     path("", include("imaging.urls")),
-    path("", include("imaging.viewer_urls")),
+    path("", include("imaging.viewer.urls")),
     path("dicomweb/", include("imaging.dicomweb.urls")),
     path("t/<str:code>/audit/", include("audit.urls")),
 ]

@@ -1,7 +1,7 @@
 """Submissions and their files, the de-identified Study / Series / Instance, and measurements.
 
 Nothing here holds PHI: UIDs are the de-identified ones, dates are shifted, file names are
-scrubbed (`imaging.files.safe_display_name`) and the patient is known only by a keyed hash.
+scrubbed (`imaging.intake.files.safe_display_name`) and the patient is known only by a keyed hash.
 """
 from __future__ import annotations
 

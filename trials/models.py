@@ -104,7 +104,7 @@ class Trial(models.Model):
             re.compile(self.subject_code_regex("101"))
         except re.error as exc:
             raise ValidationError({"subject_code_pattern": f"Not a valid regular expression: {exc}"}) from exc
-        from imaging.qc import severity_policy
+        from imaging.qc.rules import severity_policy
 
         try:
             severity_policy(self.qc_severity_overrides or {})

@@ -4,11 +4,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Prefetch, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user, get_perms
 
 from ictms.lib.errors import NotFoundError
+from ictms.lib.users import AnyUser
 from trials.choices import BLINDED_ROLES, Role, VisitStatus
 from trials.models import (
     ImagingRequirement,
@@ -19,8 +19,6 @@ from trials.models import (
     Trial,
     Visit,
 )
-
-AnyUser = AbstractBaseUser | AnonymousUser
 
 
 def _authenticated(user: AnyUser) -> bool:

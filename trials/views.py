@@ -12,7 +12,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from ictms.lib.pages import run_service, trial_page
+from ictms.lib.pages import run_service
 from trials import selectors, services
 from trials.choices import (
     PARTICIPANT_TRANSITIONS,
@@ -42,6 +42,7 @@ from trials.models import (
     TimepointDefinition,
     Trial,
 )
+from trials.pages import trial_page
 from trials.selectors import TrialAccess
 
 # --- home pages ---------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from pydicom import Dataset
+
+from ictms.lib.users import AnyUser
 
 if TYPE_CHECKING:
     from imaging.models import Instance, Series, Study
 
-AnyUser = AbstractBaseUser | AnonymousUser
 
 
 def needs_blinding(user: AnyUser, owner: Study | Series | Instance) -> bool:

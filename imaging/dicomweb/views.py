@@ -1,6 +1,6 @@
 """DICOMweb endpoints: QIDO-RS search and WADO-RS retrieve, read-only, scoped like the rest of ICTMS.
 
-Every lookup goes through imaging.selectors (an object the caller may not see answers 404, as
+Every lookup goes through the stage selectors (imaging.archive.selectors) (an object the caller may not see answers 404, as
 does one that does not exist), and every header or file leaves through imaging.dicomweb.blinding.
 Authentication: session, `Authorization: Token|Bearer <key>` or HTTP Basic (imaging.viewer.access).
 Frames are numbered from 1, as PS3.18 counts them.
@@ -24,7 +24,7 @@ from pydicom.pixels import pixel_array
 from pydicom.tag import Tag
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
-from imaging import selectors
+from imaging.archive.selectors import instance_list_for_user, series_list_for_user, study_list_for_user
 from imaging.dicomweb import media, qido
 from imaging.dicomweb.blinding import dataset_for_user, instance_bytes_for_user
 from imaging.models import Instance, Series, Study
@@ -107,14 +107,14 @@ def _instance_url(request: HttpRequest, instance: Instance) -> str:
 
 
 def _study(request: HttpRequest, study_uid: str) -> Study:
-    study = selectors.study_list_for_user(user=_user(request)).filter(study_uid=study_uid).first()
+    study = study_list_for_user(user=_user(request)).filter(study_uid=study_uid).first()
     if study is None:
         raise DicomWebError(404, "No such study.")
     return study
 
 
 def _series(request: HttpRequest, study_uid: str, series_uid: str) -> Series:
-    series = (selectors.series_list_for_user(user=_user(request))
+    series = (series_list_for_user(user=_user(request))
               .filter(study__study_uid=study_uid, series_uid=series_uid).first())
     if series is None:
         raise DicomWebError(404, "No such series.")
@@ -123,7 +123,7 @@ def _series(request: HttpRequest, study_uid: str, series_uid: str) -> Series:
 
 def _instances(request: HttpRequest, study_uid: str, series_uid: str | None = None,
                sop_uid: str | None = None) -> QuerySet[Instance]:
-    qs = selectors.instance_list_for_user(user=_user(request)).filter(series__study__study_uid=study_uid)
+    qs = instance_list_for_user(user=_user(request)).filter(series__study__study_uid=study_uid)
     if series_uid is not None:
         qs = qs.filter(series__series_uid=series_uid)
     if sop_uid is not None:
@@ -169,7 +169,7 @@ def _search_response(results: list[dict[str, Any]], query: qido.Query, more: boo
 def search_studies(request: HttpRequest) -> HttpResponse:
     """QIDO-RS GET /dicomweb/studies"""
     query = qido.parse_query(request.GET)
-    qs = selectors.study_list_for_user(user=_user(request)).select_related("participant")
+    qs = study_list_for_user(user=_user(request)).select_related("participant")
     qs = qido.apply_matches(qs, query, qido.STUDY_MATCHERS).order_by("study_date", "id")
     studies, more = qido.page(qs, query)
     counts = qido.study_counts(studies)
@@ -186,7 +186,7 @@ def search_studies(request: HttpRequest) -> HttpResponse:
 def search_series(request: HttpRequest, study_uid: str | None = None) -> HttpResponse:
     """QIDO-RS GET /dicomweb/series and /dicomweb/studies/{study}/series"""
     query = qido.parse_query(request.GET)
-    qs = selectors.series_list_for_user(user=_user(request)).select_related("study__participant")
+    qs = series_list_for_user(user=_user(request)).select_related("study__participant")
     if study_uid is not None:
         _study(request, study_uid)
         qs = qs.filter(study__study_uid=study_uid)
@@ -205,7 +205,7 @@ def search_series(request: HttpRequest, study_uid: str | None = None) -> HttpRes
 def search_instances(request: HttpRequest, study_uid: str | None = None, series_uid: str | None = None) -> HttpResponse:
     """QIDO-RS GET /dicomweb/instances, /studies/{study}/instances, /studies/{study}/series/{series}/instances"""
     query = qido.parse_query(request.GET)
-    qs = selectors.instance_list_for_user(user=_user(request)).select_related("series__study__participant")
+    qs = instance_list_for_user(user=_user(request)).select_related("series__study__participant")
     if series_uid is not None:
         assert study_uid is not None
         _series(request, study_uid, series_uid)

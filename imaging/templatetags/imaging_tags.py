@@ -13,10 +13,10 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from imaging import selectors
-from imaging.api.qc import public_details
 from imaging.choices import QUERY_ACTIVE, QueryState
 from imaging.models import QcFinding, Query
+from imaging.qc.api import public_details
+from imaging.queries.selectors import query_list_for_user
 
 register = template.Library()
 
@@ -26,7 +26,7 @@ OPEN_QUERIES_SHOWN = 20
 @register.inclusion_tag("imaging/_qc_queue.html", takes_context=True)
 def qc_queue_panel(context: template.Context) -> dict[str, Any]:
     """The QC queue with its site and modality filters (QC analysts; nothing for other roles)."""
-    from imaging.qc_views import qc_queue_context  # views import this module's filters
+    from imaging.qc.views import qc_queue_context  # views import this module's filters
 
     request, access = context.get("request"), context.get("access")
     if request is None or access is None or not access.can("perform_qc"):
@@ -41,7 +41,7 @@ def open_queries_panel(context: template.Context) -> dict[str, Any]:
     if request is None or access is None or "answer_queries" not in access.site_perms:
         return {"show": False}
     active = list(
-        selectors.query_list_for_user(user=request.user)
+        query_list_for_user(user=request.user)
         .filter(visit__participant__trial=access.trial, state__in=QUERY_ACTIVE)
         .order_by("due_date", "id")[: OPEN_QUERIES_SHOWN + 1]
     )

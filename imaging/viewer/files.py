@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from imaging import render
+from imaging.viewer import render
 
 THUMBNAIL_SIZE = 128
 # Bumped whenever the renderer's output changes, so browsers drop frames cached with an old ETag.

@@ -2,7 +2,7 @@
 
 One GET costs the authentication (session, or one token query) and one scoped instance query;
 a repeated GET answers 304 from the ETag without rendering. Frames are numbered from 0 here
-(as Measurement.frame and imaging.render count them); DICOMweb counts from 1.
+(as Measurement.frame and imaging.viewer.render count them); DICOMweb counts from 1.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from ictms.lib.errors import NotFoundError
-from imaging import render
+from imaging.archive.selectors import instance_list_for_user, series_get_for_user
 from imaging.models import Instance, Series
-from imaging.selectors import instance_list_for_user, series_get_for_user
+from imaging.viewer import render
 from imaging.viewer.access import request_user, unauthorized
 from imaging.viewer.files import (
     RENDER_VERSION,

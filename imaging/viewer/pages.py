@@ -11,11 +11,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from ictms.lib.pages import trial_page
-from imaging import render as imaging_render
-from imaging.services.measurements import measurement_tools_shown
+from imaging.viewer import render as imaging_render
+from imaging.viewer.measurements import measurement_tools_shown
 from trials import selectors as trial_selectors
 from trials.models import Visit
+from trials.pages import trial_page
 from trials.selectors import TrialAccess
 
 

@@ -2,7 +2,7 @@
 
 Until the upload pipeline creates these rows, tests build them here directly: `make_series`
 generates the files (imaging.synthetic's phantom, or datasets the test passes), stores them at
-`imaging.storage.instance_storage_key(...)` and creates the rows with the header values the
+`imaging.archive.storage.instance_storage_key(...)` and creates the rows with the header values the
 pipeline records. The signature of `make_series` is kept stable for other tests to reuse.
 """
 from __future__ import annotations
@@ -27,10 +27,10 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from imaging.archive.storage import instance_storage_key, store_instance_bytes
 from imaging.models import Instance, Series, Study, Submission
-from imaging.render import pixel_spacing
-from imaging.storage import instance_storage_key, store_instance_bytes
 from imaging.synthetic import Lesion, iter_ct_series
+from imaging.viewer.render import pixel_spacing
 from trials.choices import VisitState
 from trials.models import Visit
 
@@ -152,7 +152,7 @@ def add_instance(series: Series, ds: Dataset, *, submission: Submission | None =
 
 
 def instance_row_values(ds: Dataset) -> dict[str, Any]:
-    """The header values the pipeline keeps on the Instance row (spacing via imaging.render)."""
+    """The header values the pipeline keeps on the Instance row (spacing via imaging.viewer.render)."""
     spacing = pixel_spacing(ds)
 
     def floats(keyword: str) -> list[float] | None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from pydicom.uid import generate_uid
 
 from imaging.models import QcFinding, Query, Series, Study, Submission
-from imaging.services.queries import query_answer, query_raise
+from imaging.queries.services import query_answer, query_raise
 from tests.trials import factories as f
 from trials.models import Participant, Visit
 

@@ -18,7 +18,7 @@ from pydicom.encaps import generate_frames
 from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, RLELossless
 from rest_framework.authtoken.models import Token
 
-from imaging.storage import read_instance_bytes
+from imaging.archive.storage import read_instance_bytes
 from tests.imaging import render_samples as samples
 from tests.imaging.factories import make_series
 from tests.trials.factories import PASSWORD, visit

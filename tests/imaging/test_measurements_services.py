@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from audit.models import AuditEvent
 from ictms.lib.errors import DomainError, NotFoundError, PermissionDeniedError
 from imaging.models import Measurement
-from imaging.services.measurements import (
+from imaging.viewer.measurements import (
     can_measure,
     measurement_create,
     measurement_delete,

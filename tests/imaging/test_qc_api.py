@@ -5,8 +5,8 @@ import pytest
 
 from audit.models import AuditEvent
 from imaging.models import Series
-from imaging.services.qc import series_qc_decide
-from imaging.services.queries import query_answer, query_resolve
+from imaging.qc.services import series_qc_decide
+from imaging.queries.services import query_answer, query_resolve
 from tests.imaging.qc_helpers import cap_requirement, qc_series
 from tests.imaging.qc_page_helpers import (
     finding,

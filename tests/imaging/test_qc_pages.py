@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from imaging.models import QcFinding, Query, Series
-from imaging.services.qc import series_qc_decide
-from imaging.services.queries import (
+from imaging.qc.services import series_qc_decide
+from imaging.queries.services import (
     query_answer,
     query_cancel,
     query_raise,

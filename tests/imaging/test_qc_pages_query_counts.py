@@ -81,7 +81,7 @@ def test_the_visit_page_makes_a_constant_number_of_queries_whatever_its_queries(
     client = page_client(world.coordinator)
     client.get(url)
     small = count(client, url)
-    from imaging.services.queries import query_raise
+    from imaging.queries.services import query_raise
 
     for i in range(6):
         query_raise(actor=world.qc, visit=visit, subject=f"q{i}", message="Please check.")

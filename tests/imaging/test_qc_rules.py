@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from imaging.qc import (
+from imaging.qc.rules import (
     FindingCode,
     QcResult,
     RequirementRules,
@@ -18,7 +18,7 @@ from imaging.qc import (
     evaluate_visit,
     severity_policy,
 )
-from imaging.qc.synthetic import (
+from tests.imaging.qc_synthetic import (
     CORONAL,
     SCAN_DATE,
     SECONDARY_CAPTURE_STORAGE,
@@ -482,7 +482,7 @@ def test_every_code_has_a_default_severity():
 
 
 def test_every_code_has_a_query_category_the_query_model_knows():
-    from imaging.qc import QUERY_CATEGORY
+    from imaging.qc.rules import QUERY_CATEGORY
 
     known = {"missing_images", "acquisition", "image_quality", "scan_date", "identity", "burned_in", "other"}
     assert set(QUERY_CATEGORY) == set(FindingCode)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from imaging.qc import (
+from imaging.qc.rules import (
     FindingCode,
     InstanceInfo,
     RequirementRules,
@@ -13,8 +13,8 @@ from imaging.qc import (
     VisitContext,
     evaluate_visit,
 )
-from imaging.qc.geometry import analyse_slices, missing_instance_numbers, slice_normal
-from imaging.qc.synthetic import series, stack, without
+from imaging.qc.rules.geometry import analyse_slices, missing_instance_numbers, slice_normal
+from tests.imaging.qc_synthetic import series, stack, without
 
 C = FindingCode
 CHEST = RequirementRules(id=1, modality="CT", body_region="Chest")

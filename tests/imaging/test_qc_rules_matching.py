@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from imaging.qc import (
+from imaging.qc.rules import (
     FindingCode,
     MatchReason,
     QcResult,
@@ -14,7 +14,7 @@ from imaging.qc import (
     VisitContext,
     evaluate_visit,
 )
-from imaging.qc.synthetic import SCAN_DATE, series
+from tests.imaging.qc_synthetic import SCAN_DATE, series
 
 C = FindingCode
 DAY = dt.timedelta(days=1)

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from imaging.qc import (
+from imaging.qc.rules import (
     Finding,
     FindingCode,
     RequirementRules,
@@ -19,7 +19,7 @@ from imaging.qc import (
     VisitContext,
     evaluate_visit,
 )
-from imaging.qc.synthetic import (
+from tests.imaging.qc_synthetic import (
     CORONAL,
     SCAN_DATE,
     SECONDARY_CAPTURE_STORAGE,

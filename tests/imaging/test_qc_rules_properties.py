@@ -10,7 +10,7 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imaging.qc import (
+from imaging.qc.rules import (
     FindingCode,
     InstanceInfo,
     RequirementRules,
@@ -18,8 +18,8 @@ from imaging.qc import (
     VisitContext,
     evaluate_visit,
 )
-from imaging.qc.geometry import slice_normal
-from imaging.qc.synthetic import SCAN_DATE, series
+from imaging.qc.rules.geometry import slice_normal
+from tests.imaging.qc_synthetic import SCAN_DATE, series
 
 C = FindingCode
 DAY = dt.timedelta(days=1)

@@ -11,7 +11,7 @@ import pytest
 
 from audit.models import AuditEvent
 from imaging.models import Query, QueryMessage
-from imaging.services.queries import (
+from imaging.queries.services import (
     query_answer,
     query_cancel,
     query_raise,

@@ -1,4 +1,4 @@
-"""Decoding and rendering of each photometric interpretation and transfer syntax (imaging.render)."""
+"""Decoding and rendering of each photometric interpretation and transfer syntax (imaging.viewer.render)."""
 
 import io
 import os
@@ -10,7 +10,7 @@ from PIL import Image
 from pydicom import dcmread
 from pydicom.uid import JPEG2000Lossless, RLELossless
 
-from imaging.render import (
+from imaging.viewer.render import (
     FrameIndexError,
     RenderError,
     apply_window,

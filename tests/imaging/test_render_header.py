@@ -1,11 +1,11 @@
-"""The header side panel rows (imaging.render.header_summary)."""
+"""The header side panel rows (imaging.viewer.render.header_summary)."""
 
 from pathlib import Path
 
 from pydicom import Dataset, dcmread
 from pydicom.sequence import Sequence
 
-from imaging.render import header_summary
+from imaging.viewer.render import header_summary
 from tests.imaging import render_samples as samples
 
 

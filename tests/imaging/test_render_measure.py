@@ -1,4 +1,4 @@
-"""Pixel spacing, caliper and bidirectional lengths in mm (imaging.render)."""
+"""Pixel spacing, caliper and bidirectional lengths in mm (imaging.viewer.render)."""
 
 import io
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from pydicom import Dataset
 
-from imaging.render import (
+from imaging.viewer.render import (
     PixelSpacing,
     bidirectional_mm,
     measure_mm,

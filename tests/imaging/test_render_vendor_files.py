@@ -12,7 +12,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from imaging.render import RenderError, clear_frame_cache, load_frame, render, render_frame
+from imaging.viewer.render import RenderError, clear_frame_cache, load_frame, render, render_frame
 from tests.imaging import render_samples as samples
 
 FILES = Path(pydicom.__file__).parent / "data" / "test_files"

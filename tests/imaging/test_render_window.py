@@ -1,9 +1,9 @@
-"""Window/level arithmetic of imaging.render against hand-computed pixels (PS3.3 C.11.2.1.2)."""
+"""Window/level arithmetic of imaging.viewer.render against hand-computed pixels (PS3.3 C.11.2.1.2)."""
 
 import numpy as np
 import pytest
 
-from imaging.render import WINDOW_PRESETS, apply_window
+from imaging.viewer.render import WINDOW_PRESETS, apply_window
 
 
 # c = 40, w = 400, LINEAR: the ramp runs from c - 0.5 - (w-1)/2 = -160 to c - 0.5 + (w-1)/2 = 239,

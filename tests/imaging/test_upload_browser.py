@@ -77,8 +77,9 @@ def test_an_interrupted_upload_resumes_after_a_reload(page, world, tmp_path):
         else:
             route.continue_()
 
-    from imaging.models import SubmissionFile
     from django.conf import settings
+
+    from imaging.models import SubmissionFile
 
     settings.UPLOAD_CHUNK_MB = 0  # keep the server's chunk size small...
     page.evaluate("document.getElementById('uploader').dataset.chunk = '65536'")

@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pydicom import dcmread
 
+from imaging.archive.storage import read_instance_bytes
 from imaging.models import Instance
-from imaging.storage import read_instance_bytes
 from tests.imaging import render_samples as samples
 from tests.imaging.factories import add_instance, make_series
 from tests.trials.factories import visit

@@ -14,7 +14,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, JPEGLosslessSV1, RLELossless
 from rest_framework.authtoken.models import Token
 
-from imaging import render
+from imaging.viewer import render
 from imaging.viewer.files import instance_path, thumbnail_key
 from tests.imaging import render_samples as samples
 from tests.imaging.factories import make_series

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from imaging.deid import DeidOptions, LocalContextFactory, load_local_secret
 from imaging.deid.folder import iter_deidentify_folder
 from imaging.deid.report import Tally, print_outcome
-from imaging.deid_context import trial_context_factory
+from imaging.intake.deid_inputs import trial_context_factory
 from trials.models import Participant, Trial
 
 

@@ -1,0 +1,1 @@
+"""Intake: submissions, uploads (browser, resumable, zip), quarantine, de-identification and recording."""

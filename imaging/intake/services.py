@@ -1,0 +1,752 @@
+"""Submissions: open, receive files (multipart or resumable chunks), complete, and process each file.
+
+Processing received files (`submission_files_process`) is the heart of the pipeline and is written to
+be run twice: every step checks what is already done, outputs go to deterministic storage keys,
+rows are unique on de-identified UIDs, and the quarantined original is removed only after the
+transaction that records its de-identified copy has committed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from audit.services import audit_record, audit_record_many
+from ictms.lib.errors import DomainError, ensure_transition
+from ictms.lib.history import stamp
+from imaging.archive import storage
+from imaging.choices import (
+    FILE_FINAL,
+    SUBMISSION_TRANSITIONS,
+    FileStatus,
+    SubmissionState,
+)
+from imaging.deid import DeidError, SkippedFile, deidentify_file
+from imaging.intake.deid_inputs import deid_context
+from imaging.intake.files import (
+    ArchiveLimits,
+    ArchiveRefused,
+    extract_member,
+    inspect_archive,
+    iter_blocks,
+    looks_like_zip,
+    safe_display_name,
+)
+from imaging.models import Instance, Series, Study, Submission, SubmissionFile
+from trials.choices import VisitState
+from trials.models import Participant, Visit
+from trials.services import require_site_perm, visit_transition
+
+log = logging.getLogger(__name__)
+
+PENDING = (FileStatus.UPLOADING, FileStatus.RECEIVED)
+BATCH = 25  # files per processing task
+
+
+
+
+def max_file_bytes() -> int:
+    return settings.UPLOAD_MAX_FILE_MB * 2**20
+
+
+def archive_limits() -> ArchiveLimits:
+    return ArchiveLimits(
+        max_total_bytes=settings.ZIP_MAX_TOTAL_MB * 2**20, max_members=settings.ZIP_MAX_MEMBERS,
+        max_ratio=settings.ZIP_MAX_RATIO, max_member_bytes=max_file_bytes(),
+    )
+
+
+def _enqueue(file_ids: list[int]) -> None:
+    from imaging.intake.tasks import submission_file_process_task
+
+    for start in range(0, len(file_ids), BATCH):
+        chunk = file_ids[start:start + BATCH]
+        transaction.on_commit(lambda chunk=chunk: submission_file_process_task.delay(chunk))
+
+
+def _require_upload(actor: AbstractBaseUser, submission: Submission) -> None:
+    require_site_perm(actor, "upload_images", submission.visit.participant.site)
+
+
+def _require_open(submission: Submission) -> None:
+    if submission.state != SubmissionState.RECEIVING:
+        raise DomainError("This submission is already complete; open a new submission to send more files.")
+
+
+# --- opening and closing ----------------------------------------------------------------------
+
+@transaction.atomic
+def submission_open(*, actor: AbstractBaseUser, visit: Visit, comment: str = "", scan_date: dt.date | None = None) -> Submission:
+    """Open a submission of images for one visit (site coordinator of the visit's site)."""
+    visit = Visit.objects.select_related("participant__site", "participant__trial", "timepoint").get(pk=visit.pk)
+    require_site_perm(actor, "upload_images", visit.participant.site)
+    trial = visit.participant.trial
+    if trial.status in ("locked", "closed"):
+        raise DomainError(f"{trial.code} is {trial.status}: no images can be submitted.")
+    if visit.state in (VisitState.ACCEPTED, VisitState.READ) and not visit.reupload_requested:
+        raise DomainError(
+            "The images of this visit were already accepted by QC. Send new images only when QC asks for a "
+            "re-upload through a query."
+        )
+    if scan_date and scan_date > timezone.localdate():
+        raise ValidationError({"scan_date": "The scan date is in the future."})
+    submission = Submission(visit=visit, opened_by=actor, comment=comment, scan_date=scan_date)
+    submission.full_clean()
+    stamp(submission, actor)
+    submission.save()
+    audit_record(actor=actor, action="submission.open", target=submission, trial=trial,
+                 data={"visit": str(visit), "scan_date": scan_date, "comment": comment})
+    return submission
+
+
+@transaction.atomic
+def submission_complete(*, actor: AbstractBaseUser, submission: Submission) -> Submission:
+    """The site has sent everything: stop accepting files and finish once all are processed."""
+    _require_upload(actor, submission)
+    submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
+    ensure_transition(SUBMISSION_TRANSITIONS, submission.state, SubmissionState.PROCESSING)
+    abandoned = list(SubmissionFile.objects.filter(submission=submission, status=FileStatus.UPLOADING))
+    for f in abandoned:
+        _finish_file(f, FileStatus.REJECTED, "the upload of this file was not finished", actor=actor)
+    submission.state = SubmissionState.PROCESSING
+    submission.completed_at = timezone.now()
+    stamp(submission, actor)
+    submission.save(update_fields=["state", "completed_at"])
+    audit_record(actor=actor, action="submission.complete", target=submission, trial=submission.visit.participant.trial,
+                 changes={"state": [SubmissionState.RECEIVING, SubmissionState.PROCESSING]},
+                 data={"files": SubmissionFile.objects.filter(submission=submission, parent__isnull=True).count(),
+                       "unfinished_uploads": len(abandoned)})
+    transaction.on_commit(lambda: submission_finish_if_processed(submission_id=submission.pk))
+    return submission
+
+
+def submission_finish_if_processed(*, submission_id: int) -> Submission:
+    """Once complete and every file is processed: done (or failed if nothing usable arrived)."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission_id)
+        if submission.state != SubmissionState.PROCESSING:
+            return submission
+        if SubmissionFile.objects.filter(submission=submission, status__in=PENDING).exists():
+            return submission
+        usable = SubmissionFile.objects.filter(
+            submission=submission, status__in=(FileStatus.DEIDENTIFIED, FileStatus.DUPLICATE)).exists()
+        new = SubmissionFile.objects.filter(submission=submission, status=FileStatus.DEIDENTIFIED).exists()
+        state = SubmissionState.DONE if usable else SubmissionState.FAILED
+        submission.state = state
+        submission.finished_at = timezone.now()
+        stamp(submission, None)
+        submission.save(update_fields=["state", "finished_at"])
+        trial = submission.visit.participant.trial
+        audit_record(actor=None, action="submission.finish", target=submission, trial=trial,
+                     changes={"state": [SubmissionState.PROCESSING, state]})
+        if new:
+            _visit_received(submission)
+            from imaging.qc.tasks import visit_qc_run_task
+
+            transaction.on_commit(lambda: visit_qc_run_task.delay(submission.visit_id, submission.pk))
+        transaction.on_commit(lambda: quarantine_cleanup(submission_id=submission_id))
+    return submission
+
+
+def _visit_received(submission: Submission) -> None:
+    """New images move the visit (back) to received, so QC looks at it again."""
+    visit = Visit.objects.select_for_update().get(pk=submission.visit_id)
+    if visit.state in (VisitState.ACCEPTED, VisitState.READ) and not visit.reupload_requested:
+        return
+    visit_transition(actor=submission.opened_by, visit=visit, state=VisitState.RECEIVED,
+                     scan_date=submission.scan_date or visit.scan_date, reason=f"images received in submission {submission.pk}")
+    if visit.reupload_requested:
+        visit.refresh_from_db()
+        visit.reupload_requested = False
+        stamp(visit, submission.opened_by, "re-upload received")
+        visit.save(update_fields=["reupload_requested"])
+
+
+# --- receiving files ----------------------------------------------------------------------------
+
+def _next_ordinal(submission: Submission) -> int:
+    top = SubmissionFile.objects.filter(submission=submission, parent__isnull=True).aggregate(m=Max("ordinal"))["m"]
+    return (top or 0) + 1
+
+
+def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: AbstractBaseUser | None = None,
+                 instance: Instance | None = None, flags: list[str] | None = None,
+                 audit: list[dict[str, Any]] | None = None, deferred: list[SubmissionFile] | None = None) -> None:
+    """Record a file's final outcome and audit it (inside the caller's transaction).
+
+    With `audit` / `deferred` lists, the audit event and the row's save are collected for the
+    caller to write in bulk (a batch of files then costs a few statements, not a few per file).
+    """
+    f.status = status
+    f.reason = reason[:255]
+    f.processed_at = timezone.now()
+    update = ["status", "reason", "processed_at"]
+    if instance is not None:
+        f.stored_instance = instance
+        update.append("stored_instance")
+    if flags is not None:
+        f.flags = flags
+        update.append("flags")
+    stamp(f, actor)
+    if deferred is not None:
+        deferred.append(f)
+    else:
+        f.save(update_fields=update)
+    action = {
+        FileStatus.DEIDENTIFIED: "submission_file.deidentify", FileStatus.DUPLICATE: "submission_file.duplicate",
+        FileStatus.REJECTED: "submission_file.reject", FileStatus.SKIPPED: "submission_file.skip",
+        FileStatus.EXPANDED: "submission_file.expand",
+    }[status]
+    data: dict[str, Any] = {"submission": f.submission_id, "file": f.display_name or f"file {f.ordinal}"}
+    if instance is not None:
+        data["sop_instance_uid"] = instance.sop_uid
+    event = dict(actor=actor, action=action, target=f, trial=f.submission.visit.participant.trial_id, reason=reason, data=data)
+    if audit is not None:
+        audit.append(event)  # written with the rest of the batch
+    else:
+        audit_record(**event)
+    if status in FILE_FINAL and status != FileStatus.EXPANDED:
+        path = storage.quarantine_path(f.submission_id, f.pk)
+        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+
+
+def _received(f: SubmissionFile, actor: AbstractBaseUser) -> None:
+    f.status = FileStatus.RECEIVED
+    stamp(f, actor)
+    f.save(update_fields=["status", "received_bytes"])
+    audit_record(actor=actor, action="submission_file.receive", target=f, trial=f.submission.visit.participant.trial_id,
+                 data={"submission": f.submission_id, "file": f.display_name, "bytes": f.size})
+
+
+@transaction.atomic
+def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, uploads: list[Any]) -> list[SubmissionFile]:
+    """Receive whole files (multipart API). Each upload is moved into quarantine, then processed."""
+    _require_upload(actor, submission)
+    submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
+    _require_open(submission)
+    if not uploads:
+        raise ValidationError({"files": "Send at least one file."})
+    ordinal = _next_ordinal(submission)
+    rows, pending = [], []
+    for upload in uploads:
+        too_big = upload.size > max_file_bytes()
+        rows.append(SubmissionFile(
+            submission=submission, ordinal=ordinal, size=upload.size, received_bytes=0 if too_big else upload.size,
+            status=FileStatus.UPLOADING if too_big else FileStatus.RECEIVED,
+            display_name=safe_display_name(getattr(upload, "name", ""), fallback=f"file {ordinal}")))
+        ordinal += 1
+        pending.append(None if too_big else _into_quarantine(submission, upload))
+    # One INSERT for the rows and one for their history: a script may send hundreds of files at once.
+    created = bulk_create_with_history(rows, SubmissionFile, default_user=actor)
+    if any(f.pk is None for f in created):  # a database that does not return ids from bulk inserts
+        created = list(SubmissionFile.objects.filter(submission=submission, parent__isnull=True,
+                                                    ordinal__gte=rows[0].ordinal).order_by("ordinal"))
+    trial_id = submission.visit.participant.trial_id
+    events, to_process = [], []
+    for f, path in zip(created, pending, strict=True):
+        f.submission = submission
+        if path is None:
+            _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor,
+                         audit=events)
+            continue
+        os.replace(path, storage.quarantine_path(submission.pk, f.pk))
+        events.append(dict(actor=actor, action="submission_file.receive", target=f, trial=trial_id,
+                           data={"submission": submission.pk, "file": f.display_name, "bytes": f.size}))
+        to_process.append(f.pk)
+    audit_record_many(events)
+    _enqueue(to_process)
+    return created
+
+
+def _into_quarantine(submission: Submission, upload: Any) -> Path:
+    """Put an uploaded file in the submission's quarantine folder under a temporary name."""
+    pending = storage.quarantine_dir() / f"s{submission.pk}" / f"incoming-{uuid.uuid4().hex}"
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    temporary = getattr(upload, "temporary_file_path", None)
+    try:
+        # Spilled to disk by Django (same volume): move it instead of copying.
+        os.replace(temporary(), pending) if temporary else _copy_upload(upload, pending)
+    except OSError:
+        _copy_upload(upload, pending)
+    return pending
+
+
+def _copy_upload(upload: Any, target: Path) -> None:
+    with open(target, "wb") as out:
+        for block in upload.chunks(1 << 20):
+            out.write(block)
+
+
+@transaction.atomic
+def submission_upload_start(*, actor: AbstractBaseUser, submission: Submission, client_key: str, name: str, size: int) -> SubmissionFile:
+    """Register one file of a resumable upload, or find it again to resume (same client key)."""
+    _require_upload(actor, submission)
+    submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
+    existing = SubmissionFile.objects.filter(submission=submission, client_key=client_key).first() if client_key else None
+    if existing is not None:
+        if existing.size != size:
+            raise ValidationError({"size": "This file was registered with another size; it changed since."})
+        return existing
+    _require_open(submission)
+    if not client_key or len(client_key) > 64:
+        raise ValidationError({"client_key": "A client key of 1-64 characters identifies the file for resuming."})
+    if size < 0:
+        raise ValidationError({"size": "Invalid size."})
+    ordinal = _next_ordinal(submission)
+    f = SubmissionFile(submission=submission, ordinal=ordinal, client_key=client_key, size=size,
+                       display_name=safe_display_name(name, fallback=f"file {ordinal}"))
+    stamp(f, actor)
+    f.save()
+    if size > max_file_bytes():
+        _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor)
+    elif size == 0:
+        _finish_file(f, FileStatus.REJECTED, "empty file", actor=actor)
+    else:
+        storage.quarantine_path(submission.pk, f.pk).touch()
+    return f
+
+
+class OffsetMismatch(DomainError):
+    """The chunk does not start where the server's copy ends; the client resumes from `offset`."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"This file continues at byte {offset}.")
+        self.offset = offset
+
+
+def submission_upload_append(*, actor: AbstractBaseUser, upload: SubmissionFile, offset: int, stream: BinaryIO,
+                             length: int) -> SubmissionFile:
+    """Append one chunk at `offset` (streamed to the quarantine file, never held whole in memory)."""
+    _require_upload(actor, upload.submission)
+    with transaction.atomic():
+        f = SubmissionFile.objects.select_for_update(of=("self",)).select_related("submission__visit__participant__trial").get(pk=upload.pk)
+        if f.status != FileStatus.UPLOADING:
+            if f.status in FILE_FINAL or f.status == FileStatus.RECEIVED:
+                return f  # already complete: a retried last chunk is harmless
+        if f.submission.state != SubmissionState.RECEIVING:
+            raise DomainError("This submission is already complete; open a new submission to send more files.")
+        if offset != f.received_bytes:
+            raise OffsetMismatch(f.received_bytes)
+        if length <= 0 or offset + length > f.size:
+            raise ValidationError({"content_range": f"The chunk must lie within the file's {f.size} bytes."})
+        path = storage.quarantine_path(f.submission_id, f.pk)
+        written = 0
+        with open(path, "r+b" if path.exists() else "wb") as out:
+            out.seek(offset)
+            for block in iter_blocks(stream, length):
+                out.write(block)
+                written += len(block)
+            out.truncate(offset + written)
+        if written != length:
+            # The connection dropped mid-chunk: keep what arrived, the client resumes from there.
+            f.received_bytes = offset + written
+            f.save(update_fields=["received_bytes"])
+            return f
+        f.received_bytes = offset + written
+        if f.received_bytes == f.size:
+            _received(f, actor)
+            _enqueue([f.pk])
+        else:
+            f.save(update_fields=["received_bytes"])
+        return f
+
+
+# --- processing -------------------------------------------------------------------------------
+
+def submission_files_process(*, file_ids: list[int]) -> None:
+    """Process a batch of received files of one submission (what one Celery task does).
+
+    Archives are unpacked one by one. DICOM files are de-identified first (CPU, no database),
+    their outputs written to storage, and then recorded together in one transaction: the
+    batch costs one commit and one lock of the submission and participant, not one per file.
+    """
+    files = list(SubmissionFile.objects.filter(pk__in=file_ids, status=FileStatus.RECEIVED).select_related(
+        "submission__visit__participant__trial", "submission__visit__participant__site", "submission__visit__timepoint",
+    ).order_by("id"))
+    touched: set[int] = set()
+    prepared: list[tuple[SubmissionFile, Any, Path]] = []
+    try:
+        for f in files:
+            touched.add(f.submission_id)
+            source = storage.quarantine_path(f.submission_id, f.pk)
+            if not source.exists():
+                with transaction.atomic():
+                    _finish_file(_locked(f), FileStatus.REJECTED, "the uploaded data was lost; please send this file again")
+            elif looks_like_zip(source):
+                _process_archive(f, source)
+            else:
+                outcome = _deidentify(f, source)
+                if outcome is not None:
+                    prepared.append(outcome)
+        by_submission: dict[int, list[tuple[SubmissionFile, Any, Path]]] = {}
+        for item in prepared:
+            by_submission.setdefault(item[0].submission_id, []).append(item)
+        for batch in by_submission.values():
+            _record_batch(batch)
+    finally:
+        for _f, _result, output in prepared:
+            output.unlink(missing_ok=True)
+    for submission_id in touched:
+        submission_finish_if_processed(submission_id=submission_id)
+
+
+def _locked(f: SubmissionFile) -> SubmissionFile:
+    return SubmissionFile.objects.select_for_update(of=("self",)).select_related("submission__visit__participant").get(pk=f.pk)
+
+
+def _process_archive(f: SubmissionFile, source: Path) -> None:
+    limits = archive_limits()
+    if f.parent_id is not None:
+        with transaction.atomic():
+            _finish_file(_locked(f), FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
+        return
+    try:
+        members = inspect_archive(source, limits)
+    except ArchiveRefused as exc:
+        with transaction.atomic():
+            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+        return
+    created: list[int] = []
+    try:
+        for member in members:
+            child = SubmissionFile.objects.filter(parent=f, ordinal=member.index + 1).first()
+            if child is None:
+                child = SubmissionFile(submission_id=f.submission_id, parent=f, ordinal=member.index + 1,
+                                       size=member.size, display_name=safe_display_name(f"{f.display_name}/{member.name}"),
+                                       status=FileStatus.UPLOADING)
+                child.save()
+            if child.status != FileStatus.UPLOADING:
+                continue
+            if member.is_system_file:
+                with transaction.atomic():
+                    _finish_file(_locked(child), FileStatus.SKIPPED, "operating-system file, not an image")
+                continue
+            target = storage.quarantine_path(f.submission_id, child.pk)
+            nested = extract_member(source, member, target, limits)
+            child.received_bytes = member.size
+            if nested or member.is_nested_archive:
+                child.status = FileStatus.RECEIVED
+                child.save(update_fields=["status", "received_bytes"])
+                with transaction.atomic():
+                    _finish_file(_locked(child), FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
+                continue
+            child.status = FileStatus.RECEIVED
+            child.save(update_fields=["status", "received_bytes"])
+            created.append(child.pk)
+    except ArchiveRefused as exc:
+        # Declared sizes lied: nothing from this archive is used.
+        with transaction.atomic():
+            for child in SubmissionFile.objects.select_for_update().filter(parent=f).exclude(status__in=FILE_FINAL):
+                _finish_file(child, FileStatus.REJECTED, "part of a refused archive")
+            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+        return
+    with transaction.atomic():
+        locked = _locked(f)
+        if locked.status != FileStatus.RECEIVED:
+            return
+        pending = list(SubmissionFile.objects.filter(parent=f, status=FileStatus.RECEIVED).values_list("pk", flat=True))
+        _finish_file(locked, FileStatus.EXPANDED, "", flags=[f"{len(members)} files"])
+        transaction.on_commit(lambda: source.unlink(missing_ok=True))
+        _enqueue(pending)
+
+
+def _deidentify(f: SubmissionFile, source: Path) -> tuple[SubmissionFile, Any, Path] | None:
+    """Run the engine on one file; refusals are recorded at once, results are returned for recording."""
+    visit = f.submission.visit
+    context = deid_context(trial=visit.participant.trial, participant=visit.participant, visit=visit)
+    output = source.with_name(source.name + ".deid")
+    try:
+        result = deidentify_file(source, output, context)
+    except SkippedFile as exc:
+        with transaction.atomic():
+            _finish_file(_locked(f), FileStatus.SKIPPED, "DICOMDIR index file (not an image)" if exc.reason == "DICOMDIR" else exc.reason)
+        return None
+    except DeidError as exc:
+        with transaction.atomic():
+            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+        return None
+    return f, result, output
+
+
+def _patient_problem(submission: Submission, participant: Participant, key: str) -> str:
+    """Check the file's patient against the submission's and the participant's (rows locked)."""
+    if submission.patient_key and submission.patient_key != key:
+        return "belongs to a different patient than the rest of this submission"
+    if participant.patient_key and participant.patient_key != key:
+        return "belongs to a different patient than earlier images of this participant"
+    if not participant.patient_key and Participant.objects.filter(trial=participant.trial_id, patient_key=key).exclude(
+            pk=participant.pk).exists():
+        return "belongs to the patient of another participant of this trial"
+    return ""
+
+
+def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
+    submission = batch[0][0].submission
+    visit = submission.visit
+    trial = visit.participant.trial
+    uids = [result.sop_instance_uid for _f, result, _o in batch]
+    existing = {i.sop_uid: i for i in Instance.objects.select_related("series__study").filter(sop_uid__in=uids)}
+    # Only images of the expected patient are worth storing; the locked check below decides.
+    current = Submission.objects.filter(pk=submission.pk).values_list("patient_key", flat=True).first()
+    expected = current or Participant.objects.filter(pk=visit.participant_id).values_list("patient_key", flat=True).first() \
+        or batch[0][1].original_patient_key
+    keys: dict[str, str] = {}
+    # Read before the outputs move into storage (projection images need their header again).
+    spacings = {result.sop_instance_uid: _spacing(result, output) for _f, result, output in batch}
+    for _f, result, output in batch:
+        if result.sop_instance_uid in existing or result.sop_instance_uid in keys:
+            continue
+        if result.original_patient_key != expected:
+            continue
+        key = storage.instance_storage_key(trial_code=trial.code, study_uid=result.study_instance_uid,
+                                           series_uid=result.series_instance_uid, sop_uid=result.sop_instance_uid)
+        # Written before the rows: a row never points at a missing file. An orphan file from a
+        # crash is rewritten with the same bytes when the task is redelivered.
+        storage.store_instance_file(key, output)
+        keys[result.sop_instance_uid] = key
+    used: set[str] = set()
+    events: list[dict[str, Any]] = []
+    finished: list[SubmissionFile] = []
+    with transaction.atomic():
+        transaction.on_commit(lambda: _discard_unused(set(keys.values()) - used))
+        locked_submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        participant = Participant.objects.select_for_update().get(pk=visit.participant_id)
+        locked_files = {row.pk: row for row in SubmissionFile.objects.select_for_update(of=("self",)).select_related(
+            "submission__visit__participant").filter(pk__in=[f.pk for f, _r, _o in batch])}
+        studies: dict[str, Study] = {}
+        series_cache: dict[str, Series] = {}
+        planned: dict[str, tuple[SubmissionFile, Any, Instance]] = {}
+        repeats: list[tuple[SubmissionFile, str]] = []  # the same image twice in this batch
+        for f, result, output in batch:
+            f = locked_files[f.pk]
+            if f.status != FileStatus.RECEIVED:
+                continue  # recorded by an earlier delivery of this task
+            problem = _patient_problem(locked_submission, participant, result.original_patient_key)
+            if problem:
+                _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
+                continue
+            if not locked_submission.patient_key:
+                locked_submission.patient_key = result.original_patient_key
+                locked_submission.save(update_fields=["patient_key"])
+            if not participant.patient_key:
+                participant.patient_key = result.original_patient_key
+                participant.save(update_fields=["patient_key"])
+            instance = existing.get(result.sop_instance_uid)
+            if instance is not None:
+                _finish_existing(f, instance, visit, audit=events, deferred=finished)
+                continue
+            if result.sop_instance_uid in planned:
+                repeats.append((f, result.sop_instance_uid))
+                continue
+            study = studies.get(result.study_instance_uid)
+            if study is None:
+                study, problem = _study_for(result, visit)
+                if problem:
+                    _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
+                    continue
+                studies[result.study_instance_uid] = study
+            series = series_cache.get(result.series_instance_uid)
+            if series is None:
+                series = series_cache[result.series_instance_uid] = _series_for(result, study, submission)
+            else:
+                _flag_burned_in(series, result)
+            key = keys.get(result.sop_instance_uid)
+            if key is None:  # the patient check passed under the lock, but not before it: store now
+                key = keys[result.sop_instance_uid] = storage.instance_storage_key(
+                    trial_code=trial.code, study_uid=result.study_instance_uid, series_uid=result.series_instance_uid,
+                    sop_uid=result.sop_instance_uid)
+                storage.store_instance_file(key, output)
+            planned[result.sop_instance_uid] = (f, result, _new_instance(
+                result, series, key, submission, spacings[result.sop_instance_uid]))
+        created = _create_instances([obj for _f, _r, obj in planned.values()])
+        for sop, (f, result, _obj) in planned.items():
+            instance = created.get(sop)
+            if instance is None:  # another worker recorded the same instance a moment ago
+                _finish_existing(f, Instance.objects.select_related("series__study").get(sop_uid=sop), visit,
+                                 audit=events, deferred=finished)
+                continue
+            existing[sop] = instance
+            used.add(instance.storage_key)
+            _finish_file(f, FileStatus.DEIDENTIFIED, instance=instance, flags=list(result.qc_flags), audit=events,
+                         deferred=finished)
+        for f, sop in repeats:
+            _finish_existing(f, Instance.objects.select_related("series__study").get(sop_uid=sop), visit,
+                             audit=events, deferred=finished)
+        # Bulk writes that keep simple-history's rows (plain bulk_update would skip them).
+        bulk_update_with_history(finished, SubmissionFile, ["status", "reason", "processed_at", "stored_instance", "flags"])
+        audit_record_many(events)
+
+
+def _discard_unused(keys: set[str]) -> None:
+    """Remove stored outputs that no row ended up using (files refused after their output was written)."""
+    for key in keys:
+        if not Instance.objects.filter(storage_key=key).exists():
+            storage.delete_instance_file(key)
+
+
+_PROJECTION_MODALITIES = {"CR", "DX", "MG", "XA", "RF", "IO", "PX", "US"}
+
+
+def _spacing(result: Any, output: Path) -> tuple[list[float] | None, str]:
+    """Pixel spacing and where it came from (projection images may only have ImagerPixelSpacing)."""
+    if result.pixel_spacing and result.modality not in _PROJECTION_MODALITIES:
+        return list(result.pixel_spacing), "PixelSpacing"
+    import pydicom
+
+    from imaging.viewer.render import pixel_spacing
+
+    ds = pydicom.dcmread(output, stop_before_pixels=True, force=True)
+    spacing = pixel_spacing(ds)
+    if spacing.source is None:
+        return None, ""
+    return [spacing.row_mm, spacing.col_mm], spacing.source
+
+
+def _new_instance(result: Any, series: Series, key: str, submission: Submission,
+                  spacing_and_source: tuple[list[float] | None, str]) -> Instance:
+    spacing, source = spacing_and_source
+    header = _header(result)
+    header["PixelSpacingSource"] = source
+    return Instance(
+        series=series, sop_uid=result.sop_instance_uid, sop_class_uid=result.sop_class_uid,
+        instance_number=result.instance_number, storage_key=key, sha256=result.sha256, size=result.size,
+        transfer_syntax_uid=result.transfer_syntax_uid, rows=result.rows, columns=result.columns,
+        number_of_frames=result.number_of_frames or 1, slice_thickness=result.slice_thickness,
+        spacing_between_slices=result.spacing_between_slices, pixel_spacing=spacing,
+        image_position=list(result.image_position_patient) if result.image_position_patient else None,
+        image_orientation=list(result.image_orientation_patient) if result.image_orientation_patient else None,
+        slice_location=result.slice_location, acquisition_date=_date(result.acquisition_date or result.series_date),
+        contrast_agent=result.contrast_bolus_agent[:64], header=header, submission=submission,
+    )
+
+
+def _create_instances(objs: list[Instance]) -> dict[str, Instance]:
+    """Insert the batch's new instances (with history); one by one if another worker raced us."""
+    if not objs:
+        return {}
+    try:
+        with transaction.atomic():
+            created = bulk_create_with_history(objs, Instance)
+        if all(obj.pk for obj in created):
+            return {obj.sop_uid: obj for obj in created}
+        return {obj.sop_uid: obj for obj in Instance.objects.filter(sop_uid__in=[o.sop_uid for o in objs])}
+    except IntegrityError:
+        out = {}
+        for obj in objs:
+            try:
+                with transaction.atomic():
+                    obj.pk = None
+                    obj.save()
+                    out[obj.sop_uid] = obj
+            except IntegrityError:
+                continue
+        return out
+
+
+def _finish_existing(f: SubmissionFile, existing: Instance, visit: Visit, *, audit: list[dict[str, Any]] | None = None,
+                     deferred: list[SubmissionFile] | None = None) -> None:
+    if existing.series.study.visit_id != visit.pk:
+        if existing.series.study.participant_id != visit.participant_id:
+            _finish_file(f, FileStatus.REJECTED, "this image was already received for another participant of this trial",
+                         audit=audit, deferred=deferred)
+        else:
+            _finish_file(f, FileStatus.REJECTED, "this image was already received for another visit of this participant",
+                         audit=audit, deferred=deferred)
+        return
+    _finish_file(f, FileStatus.DUPLICATE, "already received, skipped", instance=existing, audit=audit, deferred=deferred)
+
+
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.datetime.strptime(value[:8], "%Y%m%d").date() if value else None
+    except ValueError:
+        return None
+
+
+def _header(result: Any) -> dict[str, Any]:
+    """De-identified header values kept for QC (the rest stays in the file)."""
+    keep = ("modality", "series_number", "acquisition_number", "study_date", "series_date", "acquisition_date",
+            "body_part_examined", "manufacturer", "manufacturer_model_name", "patient_sex", "patient_age", "bits_allocated",
+            "has_contrast", "qc_flags", "private_elements_removed", "frame_of_reference_uid", "study_description",
+            "series_description")
+    data = result.as_dict()
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in data.items() if k in keep}
+
+
+def _study_for(result: Any, visit: Visit) -> tuple[Study | None, str]:
+    study = Study.objects.filter(study_uid=result.study_instance_uid).first()
+    if study is not None:
+        if study.visit_id != visit.pk:
+            return None, "this study was already received for another visit"
+        return study, ""
+    try:
+        with transaction.atomic():
+            study = Study.objects.create(
+                participant_id=visit.participant_id, visit=visit, study_uid=result.study_instance_uid,
+                study_date=_date(result.study_date), description=result.study_description[:255],
+            )
+    except IntegrityError:
+        study = Study.objects.get(study_uid=result.study_instance_uid)
+        if study.visit_id != visit.pk:
+            return None, "this study was already received for another visit"
+    return study, ""
+
+
+def _series_for(result: Any, study: Study, submission: Submission) -> Series:
+    series = Series.objects.filter(series_uid=result.series_instance_uid).first()
+    if series is not None:
+        _flag_burned_in(series, result)
+        return series
+    flagged, why = _burned_in(result)
+    try:
+        with transaction.atomic():
+            return Series.objects.create(
+                study=study, series_uid=result.series_instance_uid, modality=result.modality[:16],
+                series_number=result.series_number, description=result.series_description[:255],
+                body_part=result.body_part_examined[:64], frame_of_reference_uid=result.frame_of_reference_uid[:64],
+                burned_in_annotation=flagged, burned_in_reason=why, first_submission=submission,
+            )
+    except IntegrityError:
+        return Series.objects.get(series_uid=result.series_instance_uid)
+
+
+_FLAG_TEXT = {
+    "burned_in_annotation": "the file declares burned-in annotation",
+    "recognizable_visual_features": "the file declares recognizable visual features",
+    "ultrasound": "ultrasound images often carry burned-in text",
+    "secondary_capture": "screen captures often carry burned-in text",
+}
+
+
+def _burned_in(result: Any) -> tuple[bool, str]:
+    reasons = [_FLAG_TEXT[flag] for flag in result.qc_flags if flag in _FLAG_TEXT]
+    return bool(reasons), "; ".join(reasons)[:255]
+
+
+def _flag_burned_in(series: Series, result: Any) -> None:
+    flagged, why = _burned_in(result)
+    if flagged and not series.burned_in_annotation:
+        series.burned_in_annotation = True
+        series.burned_in_reason = why
+        series.save(update_fields=["burned_in_annotation", "burned_in_reason"])
+
+
+def quarantine_cleanup(*, submission_id: int) -> None:
+    """Remove a finished submission's quarantine folder (originals are deleted one by one already)."""
+    folder = storage.quarantine_dir() / f"s{submission_id}"
+    if folder.exists() and not any(folder.iterdir()):
+        shutil.rmtree(folder, ignore_errors=True)
+
+

@@ -1,0 +1,84 @@
+"""Intake pages: a visit's images and submissions, and the upload page."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from ictms.lib.errors import NotFoundError
+from ictms.lib.pages import run_service
+from imaging.archive.selectors import series_list_for_user
+from imaging.intake import services
+from imaging.intake.forms import SubmissionOpenForm
+from imaging.intake.selectors import (
+    submission_file_counts,
+    submission_file_counts_many,
+    submission_get_for_user,
+    submission_list_for_user,
+)
+from imaging.pages import visit_in_trial
+from imaging.qc.selectors import qc_findings_for_visit
+from imaging.queries.selectors import query_list_for_user
+from trials.choices import VisitState
+from trials.pages import trial_page
+from trials.selectors import TrialAccess
+
+
+def _may_upload(request: HttpRequest, visit) -> tuple[bool, str]:
+    if not request.user.has_perm("trials.upload_images", visit.participant.site):
+        return False, ""
+    if visit.state in (VisitState.ACCEPTED, VisitState.READ) and not visit.reupload_requested:
+        return False, "The images of this visit were accepted by QC. New images can be sent only when QC asks for a re-upload."
+    if visit.participant.trial.status in ("locked", "closed"):
+        return False, "The trial is locked: no images can be submitted."
+    return True, ""
+
+
+@trial_page()
+def visit_detail(request: HttpRequest, access: TrialAccess, visit_id: int) -> HttpResponse:
+    visit = visit_in_trial(request, access, visit_id)
+    submissions = list(submission_list_for_user(user=request.user, visit=visit))
+    counts = submission_file_counts_many(submission_ids=[s.pk for s in submissions])
+    series = series_list_for_user(user=request.user, visit=visit)
+    may_upload, why_not = _may_upload(request, visit)
+    return render(request, "imaging/visit_detail.html", {
+        "trial": access.trial, "access": access, "visit": visit, "status": visit.status(dt.date.today()),
+        "window": visit.window(), "submissions": [(s, counts.get(s.pk, {})) for s in submissions], "series": series,
+        "may_upload": may_upload, "why_not": why_not,
+        "queries": query_list_for_user(user=request.user).filter(visit=visit),
+        "findings": qc_findings_for_visit(visit=visit),
+    })
+
+
+@trial_page()
+def submission_new(request: HttpRequest, access: TrialAccess, visit_id: int) -> HttpResponse:
+    visit = visit_in_trial(request, access, visit_id)
+    form = SubmissionOpenForm(request.POST or None, initial={"scan_date": visit.scan_date})
+    if request.method == "POST" and form.is_valid():
+        submission = run_service(form, lambda: services.submission_open(actor=request.user, visit=visit, **form.cleaned_data))
+        if submission:
+            return redirect("imaging:submission", code=access.trial.code, submission_id=submission.pk)
+    may_upload, why_not = _may_upload(request, visit)
+    if not may_upload and request.method == "GET":
+        messages.error(request, why_not or "Your role does not allow submitting images for this visit.")
+        return redirect("imaging:visit", code=access.trial.code, visit_id=visit.pk)
+    return render(request, "imaging/submission_new.html", {"trial": access.trial, "access": access, "visit": visit, "form": form})
+
+
+@trial_page()
+def submission_detail(request: HttpRequest, access: TrialAccess, submission_id: int) -> HttpResponse:
+    try:
+        submission = submission_get_for_user(user=request.user, pk=submission_id)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    if submission.visit.participant.trial_id != access.trial.pk:
+        raise Http404
+    can_upload = request.user.has_perm("trials.upload_images", submission.visit.participant.site)
+    return render(request, "imaging/submission_detail.html", {
+        "trial": access.trial, "access": access, "submission": submission, "visit": submission.visit,
+        "counts": submission_file_counts(submission=submission),
+        "can_upload": can_upload and submission.is_open, "chunk_size": settings.UPLOAD_CHUNK_MB * 2**20,
+    })

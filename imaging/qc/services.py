@@ -1,0 +1,162 @@
+"""Quality control: the automated run after each upload, series decisions, visit acceptance."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from ictms.lib.errors import DomainError
+from ictms.lib.history import stamp
+from imaging.choices import (
+    QUERY_ACTIVE,
+    QcReason,
+    QcStatus,
+    QueryCategory,
+    QueryState,
+    Severity,
+)
+from imaging.models import QcFinding, Query, Series, Submission
+from imaging.qc import adapter as qc_adapter
+from imaging.qc.rules import QUERY_CATEGORY, evaluate_visit
+from imaging.queries.services import query_auto_answer, query_raise, require_qc
+from trials.choices import VisitState
+from trials.models import Visit
+from trials.services import visit_transition
+
+
+def _cause_key(finding: Any) -> str:
+    """What a query about this finding is about, stable across re-uploads that do not fix it.
+
+    A finding against a requirement is about the requirement, whichever series QC picked for it
+    (a second thick series must not look like a fixed first one); other findings are about
+    their series or study.
+    """
+    code, requirement, series_uid, study_uid = finding.key
+    if requirement:
+        return f"{code}:{requirement}::"
+    return f"{code}:{requirement}:{series_uid}:{study_uid}"[:255]
+
+
+def _series_for_uid(visit: Visit) -> dict[str, Series]:
+    return {s.series_uid: s for s in Series.objects.filter(study__visit=visit)}
+
+
+@transaction.atomic
+def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcFinding]:
+    """Recompute the visit's findings; open queries for new blocking ones; mark fixed ones answered.
+
+    Run by the system after each upload (no actor). Findings are replaced wholesale: the
+    engine is deterministic, so an unchanged problem gives the same key again.
+    """
+    visit = Visit.objects.select_for_update(of=("self",)).select_related(
+        "participant__trial", "participant__site", "timepoint").get(pk=visit_id)
+    trial = visit.participant.trial
+    result = evaluate_visit(qc_adapter.series_infos(visit), qc_adapter.requirement_rules(visit), qc_adapter.visit_context(visit),
+                            severity_overrides=trial.qc_severity_overrides or None)
+    by_uid = _series_for_uid(visit)
+    for old in QcFinding.objects.filter(visit=visit, is_current=True):
+        old.is_current = False
+        stamp(old, None, "replaced by a new QC run")
+        old.save(update_fields=["is_current"])
+    findings = []
+    for finding in result.findings:
+        row = QcFinding(
+            visit=visit, series=by_uid.get(finding.series_uid or ""),
+            requirement_id=finding.requirement_id if isinstance(finding.requirement_id, int) else None,
+            code=str(finding.code), key=_cause_key(finding), severity=str(finding.severity),
+            message=finding.message, details=finding.as_dict()["details"],
+        )
+        stamp(row, None)
+        row.save()
+        findings.append(row)
+    blocking = {f.key: f for f in findings if f.severity == Severity.BLOCKING}
+    audit_record(actor=None, action="qc.run", target=visit, trial=trial,
+                 data={"submission": submission_id, "findings": len(findings), "blocking": len(blocking),
+                       "codes": sorted({f.code for f in findings})})
+    submission = Submission.objects.filter(pk=submission_id).first() if submission_id else None
+    active = {q.cause_key: q for q in Query.objects.filter(visit=visit, is_automatic=True, state__in=QUERY_ACTIVE)}
+    for key, finding in blocking.items():
+        if key in active:
+            continue
+        query_raise(
+            actor=None, visit=visit, subject=finding.message.split(". ")[0][:200], message=finding.message,
+            category=QUERY_CATEGORY.get(finding.code, QueryCategory.OTHER), series=finding.series, is_automatic=True,
+            cause_key=key, due_date=timezone.localdate() + dt.timedelta(days=trial.query_due_days),
+        )
+    for key, query in active.items():
+        if key not in blocking and query.state == QueryState.OPEN:
+            where = f"the re-upload in submission {submission.pk}" if submission else "a new QC run"
+            query_auto_answer(query=query, submission=submission,
+                              text=f"Automated QC no longer finds this problem after {where}. QC will confirm.")
+    return findings
+
+
+@transaction.atomic
+def series_qc_decide(*, actor: AbstractBaseUser, series: Series, status: str, reason: str, comment: str = "") -> Series:
+    """A QC analyst passes or fails one series with a reason code (and a comment when failing)."""
+    series = Series.objects.select_for_update(of=("self",)).select_related(
+        "study__visit__participant__trial", "study__visit__participant__site").get(pk=series.pk)
+    visit = series.study.visit
+    require_qc(actor, visit)
+    if status not in (QcStatus.PASSED, QcStatus.FAILED):
+        raise ValidationError({"status": "Pass or fail the series."})
+    if reason not in QcReason.values:
+        raise ValidationError({"reason": "Choose a reason."})
+    if status == QcStatus.FAILED and not comment.strip():
+        raise ValidationError({"comment": "Say why the series fails."})
+    if visit.state in (VisitState.ACCEPTED, VisitState.READ):
+        raise DomainError("The visit is already accepted; raise a query to reopen it.")
+    before = {"qc_status": series.qc_status, "qc_reason": series.qc_reason}
+    series.qc_status, series.qc_reason, series.qc_comment = status, reason, comment.strip()
+    series.qc_by, series.qc_at = actor, timezone.now()
+    series.full_clean()
+    stamp(series, actor, comment)
+    series.save(update_fields=["qc_status", "qc_reason", "qc_comment", "qc_by", "qc_at"])
+    audit_record(actor=actor, action="series.qc_decide", target=series, trial=visit.participant.trial_id, reason=comment,
+                 changes={"qc_status": [before["qc_status"], status], "qc_reason": [before["qc_reason"], reason]},
+                 data={"visit": str(visit)})
+    if visit.state == VisitState.RECEIVED:
+        visit_transition(actor=actor, visit=visit, state=VisitState.IN_QC, reason="QC review started")
+    return series
+
+
+def visit_acceptance_problems(visit: Visit) -> list[str]:
+    """Why the visit cannot be accepted yet, in plain words (empty when it can)."""
+    problems = []
+    if visit.state not in (VisitState.RECEIVED, VisitState.IN_QC):
+        problems.append("The visit has no images waiting for QC.")
+    series = list(Series.objects.filter(study__visit=visit))
+    if not series:
+        problems.append("No series has been received.")
+    pending = [s for s in series if s.qc_status == QcStatus.PENDING]
+    if pending:
+        problems.append(f"{len(pending)} series still need a pass or fail decision.")
+    if series and not any(s.qc_status == QcStatus.PASSED for s in series):
+        problems.append("No series has passed QC.")
+    active = Query.objects.filter(visit=visit, state__in=QUERY_ACTIVE).count()
+    if active:
+        problems.append(f"{active} quer{'y is' if active == 1 else 'ies are'} still open or awaiting your review.")
+    closed = set(Query.objects.filter(visit=visit, state__in=(QueryState.RESOLVED, QueryState.CANCELLED))
+                 .values_list("cause_key", flat=True))
+    unresolved = QcFinding.objects.filter(visit=visit, is_current=True, severity=Severity.BLOCKING).exclude(key__in=closed)
+    if unresolved.exists():
+        problems.append(f"{unresolved.count()} blocking finding(s) have no resolved query.")
+    return problems
+
+
+@transaction.atomic
+def visit_qc_accept(*, actor: AbstractBaseUser, visit: Visit, comment: str = "") -> Visit:
+    """Accept the visit's images as complete and compliant (the analyst's sign-off)."""
+    visit = Visit.objects.select_for_update(of=("self",)).select_related("participant__trial", "participant__site").get(pk=visit.pk)
+    require_qc(actor, visit)
+    problems = visit_acceptance_problems(visit)
+    if problems:
+        raise DomainError(" ".join(problems))
+    if visit.state == VisitState.RECEIVED:
+        visit_transition(actor=actor, visit=visit, state=VisitState.IN_QC, reason="QC review")
+    return visit_transition(actor=actor, visit=visit, state=VisitState.ACCEPTED, reason=comment or "QC accepted the visit")

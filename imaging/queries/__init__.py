@@ -1,0 +1,1 @@
+"""Queries: core lab to site questions with one state machine, their pages, API and e-mail."""

@@ -1,1 +1,0 @@
-"""Every write of the imaging app. Split by aggregate; import from here."""
