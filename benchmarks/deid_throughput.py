@@ -46,7 +46,7 @@ from pathlib import Path
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from imaging import synthetic  # noqa: E402  (after the path set-up, so the script runs from anywhere)
+from tests.imaging import synthetic  # noqa: E402  (after the path set-up, so the script runs from anywhere)
 
 PLAIN_LOOP = '''\
 """Plain pydicom loop: read each file, change one attribute, write it."""

@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("zip") is None:
         raise SystemExit("zip is not installed (apt-get install zip)")
-    from imaging.synthetic import write_ct_series
+    from tests.imaging.synthetic import write_ct_series
 
     with tempfile.TemporaryDirectory(prefix="ictms-bench-zip-") as tmp:
         work = Path(tmp)

@@ -111,7 +111,7 @@ def main() -> int:
         print("upload_e2e: needs DATABASE_URL (PostgreSQL) and REDIS_URL; skipped.")
         return 0
 
-    from imaging import synthetic
+    from tests.imaging import synthetic
 
     work = Path(tempfile.mkdtemp(prefix="ictms-e2e-"))
     db_name = f"ictms_bench_{os.getpid()}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from imaging import synthetic
+from ictms import phantom as synthetic
 from imaging.choices import QcReason, QcStatus
 from imaging.intake import services as upload_services
 from imaging.models import Series, Submission
@@ -59,7 +59,7 @@ def _uploads(visit: Visit, scan_date: dt.date, thickness: float, index: int) -> 
         series_description=f"CAP PORTAL {thickness:g}MM",
     )
     files = []
-    for ds in series.datasets:
+    for ds in series:
         ds.BodyPartExamined = "CHESTABDPELVIS"
         files.append(SimpleUploadedFile(f"IM{int(ds.InstanceNumber):04d}.dcm", synthetic.to_bytes(ds)))
     return files

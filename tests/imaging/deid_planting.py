@@ -5,9 +5,9 @@ from pydicom.datadict import DicomDictionary, dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
-from imaging import synthetic
 from imaging.deid.context import DeidOptions
 from imaging.deid.profile import SCRUBBED_VRS, Action, resolve_profile
+from tests.imaging import synthetic
 
 PATIENT = synthetic.SyntheticPatient(name="JOHNSTONE^MARGARET^ANN", patient_id="MRN-0042137", birth_date="19580317")
 # Every usual way of writing this participant's name, ID and birth date.

@@ -29,8 +29,8 @@ from pydicom.uid import (
 
 from imaging.archive.storage import instance_storage_key, store_instance_bytes
 from imaging.models import Instance, Series, Study, Submission
-from imaging.synthetic import Lesion, iter_ct_series
 from imaging.viewer.render import pixel_spacing
+from tests.imaging.synthetic import Lesion, iter_ct_series
 from trials.choices import VisitState
 from trials.models import Visit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from imaging import synthetic
+from tests.imaging import synthetic
 from trials.choices import ContrastRule
 from trials.models import ImagingRequirement, TimepointDefinition
 

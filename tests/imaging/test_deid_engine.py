@@ -11,7 +11,6 @@ import pydicom
 import pytest
 from pydicom.dataelem import DataElement
 
-from imaging import synthetic
 from imaging.deid import (
     DeidContext,
     DeidOptions,
@@ -22,6 +21,7 @@ from imaging.deid import (
     patient_key,
     remap_uid,
 )
+from tests.imaging import synthetic
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 OFFSET = -1000

@@ -9,8 +9,8 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from imaging import synthetic
 from imaging.deid import DeidContext, LocalContextFactory, deidentify_folder
+from tests.imaging import synthetic
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 CONTEXT = DeidContext(secret=SECRET, subject_code="101-001", date_offset_days=-700, sponsor_name="ACME",

@@ -8,9 +8,9 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from imaging import synthetic
 from imaging.deid import DeidContext, DeidOptions, deidentify_bytes
 from imaging.deid.descriptors import build_identity, scrubber_for
+from tests.imaging import synthetic
 from tests.imaging.deid_planting import (
     PATIENT,
     SPELLINGS,

@@ -17,7 +17,6 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from imaging import synthetic
 from imaging.deid import (
     DeidContext,
     DeidOptions,
@@ -28,6 +27,7 @@ from imaging.deid import (
     UnsupportedError,
     deidentify_bytes,
 )
+from tests.imaging import synthetic
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 CONTEXT = DeidContext(secret=SECRET, subject_code="101-001", date_offset_days=-700, sponsor_name="ACME",

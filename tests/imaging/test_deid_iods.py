@@ -14,8 +14,8 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from imaging import synthetic
 from imaging.deid import DeidContext, DeidOptions, deidentify_bytes
+from tests.imaging import synthetic
 from tests.imaging.deid_corpus import dciodvfy_errors, has_dciodvfy
 
 SECRET = b"0123456789abcdef0123456789abcdef"

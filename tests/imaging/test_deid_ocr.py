@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossless
 
-from imaging import synthetic
 from imaging.deid import DeidContext, DeidOptions, PixelRule, RedactionRegion, deidentify_bytes
 from imaging.deid.pixels import ocr_available
+from tests.imaging import synthetic
 from tests.imaging.deid_corpus import corpus
 
 pytestmark = pytest.mark.skipif(not ocr_available(), reason="tesseract (Debian tesseract-ocr) is not installed")

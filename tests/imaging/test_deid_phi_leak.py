@@ -8,8 +8,8 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian, RLELossless
 
-from imaging import synthetic
 from imaging.deid import DeidContext, DeidOptions, deidentify_bytes
+from tests.imaging import synthetic
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 # Under Retain Longitudinal Temporal Information with Modified Dates, dates move by whole days

@@ -10,8 +10,8 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from imaging import synthetic
 from imaging.deid import DeidContext, DeidError, deidentify_bytes
+from tests.imaging import synthetic
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 CONTEXT = DeidContext(secret=SECRET, subject_code="101-001", date_offset_days=-700, sponsor_name="ACME",

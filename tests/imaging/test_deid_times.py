@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydicom.dataelem import DataElement
 
-from imaging import synthetic
 from imaging.deid import DeidContext, DeidOptions, deidentify_bytes, participant_time_offset
 from imaging.deid.dates import shift_date_time, shift_dt_by_seconds, shift_tm
+from tests.imaging import synthetic
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 moments = st.datetimes(min_value=dt.datetime(1950, 1, 1), max_value=dt.datetime(2040, 12, 31)).map(

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from imaging import synthetic
 from imaging.models import Instance
+from tests.imaging import synthetic
 from tests.imaging.upload_helpers import ct_files, upload_all
 from tests.trials import factories as f
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 
-from imaging import synthetic
+from tests.imaging import synthetic
 from tests.imaging.upload_helpers import upload_all
 from tests.trials import factories as f
 

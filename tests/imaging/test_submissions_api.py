@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
-from imaging import synthetic
 from imaging.models import Instance, Series, Study, SubmissionFile
+from tests.imaging import synthetic
 from tests.imaging.upload_helpers import ct_files, open_submission, post_files, upload_all, zip_of
 from tests.trials import factories as f
 from trials.models import Visit

@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from pydicom.uid import ImplicitVRLittleEndian, JPEG2000Lossless, RLELossless
 
-from imaging import synthetic
+from tests.imaging import synthetic
 
 
 def hounsfield(ds: pydicom.Dataset) -> np.ndarray:

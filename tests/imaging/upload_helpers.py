@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from imaging import synthetic
+from tests.imaging import synthetic
 
 
 def ct_files(n: int = 4, **kwargs: Any) -> list[tuple[str, bytes]]:

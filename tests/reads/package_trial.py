@@ -25,7 +25,6 @@ from decimal import Decimal as D
 
 from pydicom.dataset import Dataset
 
-from imaging.synthetic import make_ct_series
 from reads.package.model import (
     Adjudication,
     ImageRef,
@@ -49,6 +48,7 @@ from reads.recist import (
     TargetLesion,
     assess_participant,
 )
+from tests.imaging.synthetic import make_ct_series
 
 STUDYID = "ONC-301"
 START = date(2024, 3, 5)
