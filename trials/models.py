@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -36,6 +38,10 @@ timepoint_code_validator = RegexValidator(r"^[A-Za-z0-9_\-]{1,16}$", "Use 1-16 l
 def _new_secret() -> str:
     return secrets.token_hex(32)
 
+
+# Trial settings that another app interprets are validated by that app, which registers a check
+# here when it is ready (imaging: the QC severity overrides), so trials imports no app above it.
+SETTING_VALIDATORS: dict[str, Callable[[Any], object]] = {}
 
 class Trial(models.Model):
     code = models.CharField(max_length=32, unique=True, validators=[trial_code_validator])
@@ -104,12 +110,11 @@ class Trial(models.Model):
             re.compile(self.subject_code_regex("101"))
         except re.error as exc:
             raise ValidationError({"subject_code_pattern": f"Not a valid regular expression: {exc}"}) from exc
-        from imaging.qc.rules import severity_policy
-
-        try:
-            severity_policy(self.qc_severity_overrides or {})
-        except (ValueError, AttributeError) as exc:
-            raise ValidationError({"qc_severity_overrides": str(exc)}) from exc
+        for name, validate in SETTING_VALIDATORS.items():
+            try:
+                validate(getattr(self, name))
+            except (ValueError, AttributeError) as exc:
+                raise ValidationError({name: str(exc)}) from exc
 
 
 class Site(models.Model):

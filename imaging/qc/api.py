@@ -8,13 +8,10 @@ and what the state allows (409).
 """
 from __future__ import annotations
 
-import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -25,48 +22,18 @@ from imaging.archive.selectors import series_list_for_user
 from imaging.choices import QcReason, QcStatus
 from imaging.models import QcFinding, Query, Series
 from imaging.qc import services as qc_services
-from imaging.qc.selectors import qc_findings_for_visit, qc_queue_for_user
+from imaging.qc.selectors import (
+    current_findings,
+    public_details,
+    qc_findings_for_visit,
+    qc_queue_for_user,
+    visit_modalities,
+    waiting_days,
+    with_qc,
+)
 from imaging.queries.selectors import query_list_for_user
 from trials.models import Visit
 from trials.selectors import visit_list_for_user
-
-# Finding details keep the measured and expected values, except the images' dates: they are in
-# the participant's shifted frame, and next to the real visit window they would give away the
-# secret date offset. The messages already speak in days before or after the window.
-SHIFTED_DATE_KEYS = frozenset({"scan_date", "window_start", "window_end", "reported_scan_date"})
-
-
-def public_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A finding's details as pages and the API show them (no shifted dates, at any depth)."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: clean(v) for k, v in value.items() if k not in SHIFTED_DATE_KEYS}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        return value
-
-    return clean(dict(details or {}))
-
-
-def with_qc(qs: QuerySet[Series]) -> QuerySet[Series]:
-    """Series with their decision's author and current findings preloaded (constant queries)."""
-    current = QcFinding.objects.filter(is_current=True).select_related(None).order_by("id")
-    return qs.select_related("qc_by").prefetch_related(Prefetch("qc_findings", queryset=current, to_attr="current_findings"))
-
-
-def current_findings(series: Series) -> list[QcFinding]:
-    cached = getattr(series, "current_findings", None)
-    if cached is not None:
-        return cached
-    return list(QcFinding.objects.filter(series=series, is_current=True).order_by("id"))
-
-
-def waiting_days(visit: Visit, today: dt.date | None = None) -> int | None:
-    """Days since the visit's images first arrived (its age in the QC queue)."""
-    if visit.received_at is None:
-        return None
-    return ((today or timezone.localdate()) - timezone.localdate(visit.received_at)).days
 
 
 def filter_qc_queue(qs: QuerySet[Visit], params: Mapping[str, str]) -> QuerySet[Visit]:
@@ -79,19 +46,6 @@ def filter_qc_queue(qs: QuerySet[Visit], params: Mapping[str, str]) -> QuerySet[
         # A subquery, not a join: joining series would repeat the visit once per matching series.
         qs = qs.filter(pk__in=Series.objects.filter(modality=params["modality"]).values("study__visit_id"))
     return qs
-
-
-def visit_modalities(visit_ids: Iterable[int]) -> dict[int, list[str]]:
-    """The modalities received for each visit, in one query (the ids come from a scoped list)."""
-    out: dict[int, set[str]] = defaultdict(set)
-    rows = Series.objects.filter(study__visit_id__in=list(visit_ids)).values_list("study__visit_id", "modality").distinct()
-    for visit_id, modality in rows:
-        if modality:
-            out[visit_id].add(modality)
-    return {k: sorted(v) for k, v in out.items()}
-
-
-# --- serializers --------------------------------------------------------------------------------
 
 
 class FindingOutputSerializer(serializers.ModelSerializer):
@@ -209,9 +163,6 @@ class QcVisitOutputSerializer(_VisitBase):
         return cache[visit.pk]
 
 
-# --- viewsets -------------------------------------------------------------------------------------
-
-
 @extend_schema(parameters=[
     OpenApiParameter("trial", str, description="trial code"), OpenApiParameter("site", str, description="site number"),
     OpenApiParameter("modality", str, description="visits with at least one series of this modality"),
@@ -278,4 +229,3 @@ class SeriesQcViewSet(viewsets.GenericViewSet):
         qc_services.series_qc_decide(actor=request.user, series=series, **data.validated_data)
         fresh = with_qc(series_list_for_user(user=request.user)).get(pk=series.pk)
         return Response(SeriesQcOutputSerializer(fresh).data)
-

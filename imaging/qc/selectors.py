@@ -1,15 +1,17 @@
-"""Reads for QC: current findings of a visit, the QC queue, first-pass acceptance per site."""
+"""Reads for QC: current findings, the QC queue, first-pass acceptance, and what of a finding is shown."""
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from ictms.lib.users import AnyUser
 from imaging.choices import QueryState
-from imaging.models import (
-    QcFinding,
-)
+from imaging.models import QcFinding, Series
 from imaging.queries.selectors import query_list_for_user
 from trials.models import Trial, Visit
 
@@ -59,3 +61,52 @@ def visit_first_pass_acceptance(*, user: AnyUser, trial: Trial) -> dict[int, tup
         if visit_id not in queried:
             out[site_id][1] += 1
     return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+# Finding details keep the measured and expected values, except the images' dates: they are in
+# the participant's shifted frame, and next to the real visit window they would give away the
+# secret date offset. The messages already speak in days before or after the window.
+SHIFTED_DATE_KEYS = frozenset({"scan_date", "window_start", "window_end", "reported_scan_date"})
+
+
+def public_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A finding's details as pages and the API show them (no shifted dates, at any depth)."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items() if k not in SHIFTED_DATE_KEYS}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    return clean(dict(details or {}))
+
+
+def with_qc(qs: QuerySet[Series]) -> QuerySet[Series]:
+    """Series with their decision's author and current findings preloaded (constant queries)."""
+    current = QcFinding.objects.filter(is_current=True).select_related(None).order_by("id")
+    return qs.select_related("qc_by").prefetch_related(Prefetch("qc_findings", queryset=current, to_attr="current_findings"))
+
+
+def current_findings(series: Series) -> list[QcFinding]:
+    cached = getattr(series, "current_findings", None)
+    if cached is not None:
+        return cached
+    return list(QcFinding.objects.filter(series=series, is_current=True).order_by("id"))
+
+
+def waiting_days(visit: Visit, today: dt.date | None = None) -> int | None:
+    """Days since the visit's images first arrived (its age in the QC queue)."""
+    if visit.received_at is None:
+        return None
+    return ((today or timezone.localdate()) - timezone.localdate(visit.received_at)).days
+
+
+def visit_modalities(visit_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The modalities received for each visit, in one query (the ids come from a scoped list)."""
+    out: dict[int, set[str]] = defaultdict(set)
+    rows = Series.objects.filter(study__visit_id__in=list(visit_ids)).values_list("study__visit_id", "modality").distinct()
+    for visit_id, modality in rows:
+        if modality:
+            out[visit_id].add(modality)
+    return {k: sorted(v) for k, v in out.items()}

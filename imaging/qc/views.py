@@ -38,15 +38,17 @@ from imaging.models import QcFinding, Series
 from imaging.pages import PAGE_SIZE, query_string, require_site_data, site_filter, visit_in_trial
 from imaging.qc import adapter as qc_adapter
 from imaging.qc import services as qc_services
-from imaging.qc.api import (
+from imaging.qc.api import filter_qc_queue
+from imaging.qc.rules import FindingCode, SeriesMeasurements, evaluate_visit
+from imaging.qc.selectors import (
     current_findings,
-    filter_qc_queue,
+    qc_findings_for_visit,
+    qc_queue_for_user,
+    visit_first_pass_acceptance,
     visit_modalities,
     waiting_days,
     with_qc,
 )
-from imaging.qc.rules import FindingCode, SeriesMeasurements, evaluate_visit
-from imaging.qc.selectors import qc_findings_for_visit, qc_queue_for_user, visit_first_pass_acceptance
 from imaging.queries import services
 from imaging.queries.selectors import query_backlog_by_site, query_list_for_user
 from trials import selectors as trial_selectors

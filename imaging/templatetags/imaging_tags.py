@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from imaging.choices import QUERY_ACTIVE, QueryState
 from imaging.models import QcFinding, Query
-from imaging.qc.api import public_details
+from imaging.qc.selectors import public_details
 from imaging.queries.selectors import query_list_for_user
 
 register = template.Library()

@@ -22,7 +22,8 @@ from ictms.lib.errors import NotFoundError
 from imaging.archive.selectors import instance_get_for_user, instance_list_for_user, series_list_for_user
 from imaging.dicomweb.blinding import dataset_for_user
 from imaging.models import Instance, Measurement, Series
-from imaging.qc.api import FindingOutputSerializer, current_findings, with_qc
+from imaging.qc.api import FindingOutputSerializer
+from imaging.qc.selectors import current_findings, with_qc
 from imaging.viewer import measurements as measurement_services
 from imaging.viewer import render
 from imaging.viewer.files import instance_path

@@ -43,3 +43,17 @@ def test_workflow_state_wins_over_the_window(state):
 def test_no_anchor_or_event_driven_timepoint_is_not_scheduled():
     assert make_visit(56, 7, 7, start=None).status(dt.date(2026, 1, 1)) == VisitStatus.NOT_SCHEDULED
     assert make_visit(None, 0, 0).status(dt.date(2026, 1, 1)) == VisitStatus.NOT_SCHEDULED
+
+
+def test_a_bad_qc_severity_override_fails_the_trial_s_validation_through_the_check_imaging_registers():
+    from django.core.exceptions import ValidationError
+
+    from trials.models import SETTING_VALIDATORS, Trial
+
+    assert "qc_severity_overrides" in SETTING_VALIDATORS  # registered by imaging's AppConfig.ready
+    trial = Trial(code="T-1", title="T", qc_severity_overrides={"no_such_check": "blocking"})
+    with pytest.raises(ValidationError) as caught:
+        trial.clean()
+    assert "qc_severity_overrides" in caught.value.message_dict
+    trial.qc_severity_overrides = {}
+    trial.clean()
