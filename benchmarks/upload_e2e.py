@@ -49,7 +49,7 @@ def with_db(url: str, name: str) -> str:
     return urlunparse(parts._replace(path="/" + name))
 
 
-def run(args: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
+def run(args: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True, **kw)
 
 
@@ -94,7 +94,7 @@ def wait_http(url: str, timeout: float = 60) -> None:
         try:
             urllib.request.urlopen(url, timeout=2)
             return
-        except Exception:  # noqa: BLE001 (not up yet)
+        except Exception:
             time.sleep(0.3)
     raise RuntimeError(f"{url} did not come up")
 
@@ -179,7 +179,7 @@ def main() -> int:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 os.killpg(proc.pid, signal.SIGKILL)
         subprocess.run(["psql", with_db(database_url, "postgres"), "-qc", f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"],
                        env=admin_env, capture_output=True)

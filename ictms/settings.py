@@ -305,7 +305,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Product settings ---------------------------------------------------------------------------
-ICTMS_DEMO_PASSWORD = "ictms-demo"
+ICTMS_DEMO_PASSWORD = "ictms-demo"  # noqa: S105  (the demo users' published password; seed_demo refuses without DEBUG)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -233,7 +233,7 @@ class WorkerProcess:
         import subprocess
         import sys
 
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115  (the worker writes to it until stop() closes it)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ictms", "worker", "--pool=prefork", "--concurrency=2",
              "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.env["CELERY_QUEUE"]],
@@ -256,7 +256,7 @@ class WorkerProcess:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
-            except Exception:  # noqa: BLE001 (a stuck worker is killed)
+            except Exception:
                 self.kill()
 
 

@@ -57,8 +57,8 @@ def parse_query(params: Any) -> Query:
             query.offset = _int(values[-1], "offset", 0, None)
         elif lowered == "includefield":
             for value in values:
-                for name in value.split(","):
-                    name = name.strip()
+                for raw in value.split(","):
+                    name = raw.strip()
                     if name.lower() == "all":
                         query.includefield.add("all")
                     elif name:

@@ -235,7 +235,7 @@ def _accept(request: HttpRequest) -> list[media.MediaRange]:
 def _dicom_offers(instance: Instance) -> list[media.Offer]:
     stored = instance.transfer_syntax_uid
     offers = [media.Offer("application/dicom", stored)]
-    if stored != media.EXPLICIT_VR_LITTLE_ENDIAN and stored != "1.2.840.10008.1.2.2":
+    if stored not in (media.EXPLICIT_VR_LITTLE_ENDIAN, "1.2.840.10008.1.2.2"):
         offers.append(media.Offer("application/dicom", media.EXPLICIT_VR_LITTLE_ENDIAN, transcode=True))
     return offers
 

@@ -21,7 +21,7 @@ def qc_findings_for_visit(*, visit: Visit, current: bool = True) -> QuerySet[QcF
     return qs.filter(is_current=True) if current else qs
 
 
-def qc_queue_for_user(*, user: AnyUser, trial=None) -> QuerySet[Visit]:  # noqa: ANN001
+def qc_queue_for_user(*, user: AnyUser, trial=None) -> QuerySet[Visit]:
     """Visits with images waiting for QC review, oldest first (QC analysts)."""
     from guardian.shortcuts import get_objects_for_user
 

@@ -94,7 +94,7 @@ def parse_render_params(query: dict, *, default_format: str = "png") -> RenderPa
 
 
 def frame_etag(sha256: str, frame: int, params: RenderParams) -> str:
-    digest = hashlib.sha1(f"{RENDER_VERSION}:{sha256}:{frame}:{params.cache_token()}".encode()).hexdigest()
+    digest = hashlib.sha1(f"{RENDER_VERSION}:{sha256}:{frame}:{params.cache_token()}".encode(), usedforsecurity=False).hexdigest()
     return f'"{digest[:24]}"'
 
 

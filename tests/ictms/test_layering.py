@@ -48,7 +48,7 @@ def _within(module: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def _top(module: str) -> str:
-    return module.split(".")[0]
+    return module.split(".", maxsplit=1)[0]
 
 
 RULES = {
@@ -67,7 +67,7 @@ RULES = {
     "no product module imports the tests": (lambda m: True, lambda d: _top(d) == "tests"),
     "pages and template tags import no API module": (
         lambda m: (m.endswith((".views", ".pages")) or ".templatetags." in m) and ".api." not in m,
-        lambda d: d.endswith(".api") or ".api." in d or d.endswith("_api")),
+        lambda d: d.endswith((".api", "_api")) or ".api." in d),
 }
 
 

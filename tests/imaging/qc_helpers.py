@@ -10,8 +10,8 @@ from trials.models import ImagingRequirement, TimepointDefinition
 
 
 def cap_requirement(timepoint: TimepointDefinition, **overrides: Any) -> ImagingRequirement:
-    values = dict(modality="CT", body_region="Chest/abdomen/pelvis", contrast=ContrastRule.REQUIRED,
-                  max_slice_thickness_mm=5, required=True)
+    values = {"modality": "CT", "body_region": "Chest/abdomen/pelvis", "contrast": ContrastRule.REQUIRED,
+                  "max_slice_thickness_mm": 5, "required": True}
     values.update(overrides)
     return ImagingRequirement.objects.create(timepoint=timepoint, **values)
 

@@ -53,7 +53,7 @@ def stack(
         InstanceInfo(
             sop_uid=f"{series_uid}.{k + 1}",
             instance_number=first_number + k,
-            image_position=tuple(c + (start + k * spacing) * n for c, n in zip(corner, normal)),  # type: ignore[arg-type]
+            image_position=tuple(c + (start + k * spacing) * n for c, n in zip(corner, normal, strict=False)),  # type: ignore[arg-type]
             image_orientation=orientation,
             slice_thickness=thickness,
             pixel_spacing=pixel_spacing,

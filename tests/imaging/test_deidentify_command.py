@@ -51,7 +51,7 @@ def test_forcing_a_subject(world, tmp_path):
 
 
 def test_unknown_patients_get_a_stable_pseudonym_and_bad_files_fail_the_run(world, tmp_path):
-    write_inputs(tmp_path / "in", ct_files(1) + [("notes.txt", synthetic.make_not_dicom())])
+    write_inputs(tmp_path / "in", [*ct_files(1), ("notes.txt", synthetic.make_not_dicom())])
     with pytest.raises(CommandError, match="1 file"):
         call_command("deidentify", str(tmp_path / "in"), str(tmp_path / "out"), "--trial", "TRIAL-A", "--quiet",
                      "--workers", "1")

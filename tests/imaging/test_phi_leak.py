@@ -64,7 +64,7 @@ def test_rejection_messages_carry_no_phi(world, api, phi_series):
     files, planted = phi_series
     other = synthetic.SyntheticPatient(name="PHIOTHER^PATIENT", patient_id="PHIOTHERID", birth_date="19330303")
     second = synthetic.make_ct_series(1, rows=32, cols=32, patient=other, seed=8)
-    files = files + [("IM9999.dcm", synthetic.to_bytes(second.datasets[0]))]
+    files = [*files, ("IM9999.dcm", synthetic.to_bytes(second.datasets[0]))]
     result = upload_all(api(world.coordinator), f.visit(world.participant, "BL").pk, files)
     text = repr(result).encode()
     assert b"PHIOTHER" not in text and b"19330303" not in text

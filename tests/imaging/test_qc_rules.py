@@ -265,7 +265,7 @@ def test_a_larger_tolerance_accepts_the_same_spacing():
 def test_two_images_at_one_position_are_duplicate_slices():
     item = series()
     extra = stack("2.25.dup", 1, start=-150.0 + 10 * 5.0)[0]
-    item = replace(item, instances=item.instances + (extra,))
+    item = replace(item, instances=(*item.instances, extra))
     finding = only(evaluate(item), C.DUPLICATE_SLICES)
     assert finding.severity == Severity.WARNING
 

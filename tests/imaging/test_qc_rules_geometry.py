@@ -78,7 +78,7 @@ def _oblique(yaw: float, pitch: float, offsets: list[tuple[float, float]]) -> Se
     assert normal is not None
     instances = []
     for k, (du, dv) in enumerate(offsets):
-        position = tuple(10 + 4.0 * k * n + du * r + dv * c for n, r, c in zip(normal, row, column))
+        position = tuple(10 + 4.0 * k * n + du * r + dv * c for n, r, c in zip(normal, row, column, strict=False))
         instances.append(InstanceInfo(sop_uid=f"2.25.88.{k}", instance_number=k + 1, image_position=position,
                                       image_orientation=row + column, slice_thickness=4.0, modality="MR"))
     return series(modality="MR", instances=instances)
@@ -96,7 +96,7 @@ def test_a_multi_frame_object_with_per_frame_positions_is_checked_frame_by_frame
                             image_position=frames[0], image_orientation=(1, 0, 0, 0, 1, 0), slice_thickness=1.25,
                             pixel_spacing=(0.7, 0.7), rows=512, columns=512, modality="CT")
     assert codes(series(instances=[enhanced])) == []
-    broken = replace(enhanced, frame_positions=frames[:60] + [(0.0, 0.0, 1.25 * 61)] + frames[62:] + [(0.0, 0.0, 148.75 + 1.9)])
+    broken = replace(enhanced, frame_positions=[*frames[:60], (0.0, 0.0, 1.25 * 61), *frames[62:], (0.0, 0.0, 148.75 + 1.9)])
     assert codes(series(instances=[broken])) == [C.MISSING_SLICES, C.IRREGULAR_SLICE_SPACING]
 
 

@@ -40,7 +40,7 @@ def stacks(draw: st.DrawFn, uid: str = "2.25.42", modality: str = "CT") -> Serie
     helper = (-math.sin(yaw), math.cos(yaw), 0.0)
     side = slice_normal(row + helper)
     assert side is not None
-    column = tuple(math.cos(roll) * h + math.sin(roll) * s for h, s in zip(helper, side))
+    column = tuple(math.cos(roll) * h + math.sin(roll) * s for h, s in zip(helper, side, strict=False))
     normal = slice_normal(row + column)
     assert normal is not None
     slices = draw(st.integers(20, 60))  # the CT requirement wants 20
@@ -51,7 +51,7 @@ def stacks(draw: st.DrawFn, uid: str = "2.25.42", modality: str = "CT") -> Serie
         InstanceInfo(
             sop_uid=f"{uid}.{k + 1}", instance_number=k + 1,
             image_position=tuple(
-                (start + k * spacing) * n + du * r + dv * c for n, r, c in zip(normal, row, column)
+                (start + k * spacing) * n + du * r + dv * c for n, r, c in zip(normal, row, column, strict=False)
             ),
             image_orientation=row + column, slice_thickness=spacing, pixel_spacing=(0.7, 0.7), rows=512, columns=512,
             modality=modality, acquisition_date=SCAN_DATE, contrast_agent="Iohexol", study_uid="2.25.1000",

@@ -67,7 +67,7 @@ def test_instances_are_stacked_by_position_when_numbers_disagree(world, api):
 
 def test_without_geometry_instances_follow_their_numbers(world, api):
     cr = [samples.cr("MONOCHROME1") for _ in range(3)]
-    for number, ds in zip((3, 1, 2), cr):
+    for number, ds in zip((3, 1, 2), cr, strict=False):
         ds.InstanceNumber = number
     s = make_series(visit(world.participant, "BL"), datasets=cr, modality="CR")
     rows = api(world.qc).get(f"/api/instances/?series={s.pk}").json()["results"]

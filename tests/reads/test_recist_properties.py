@@ -149,7 +149,7 @@ def test_scaling_every_diameter_changes_responses_only_through_the_5_mm_rule(par
     original = assess_participant(*participant)
     bigger = assess_participant(*scaled(participant, factor))
     all_agree = True
-    for tp, tp_scaled in zip(original.timepoints, bigger.timepoints):
+    for tp, tp_scaled in zip(original.timepoints, bigger.timepoints, strict=False):
         assert tp_scaled.nadir_mm == tp.nadir_mm * factor
         assert tp_scaled.pct_change_from_baseline == tp.pct_change_from_baseline
         if five_mm_test(tp) == five_mm_test(tp_scaled):
