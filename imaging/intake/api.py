@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -118,9 +119,11 @@ class SubmissionViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.R
         return Response(self.get_serializer(submission).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        methods=["GET"], parameters=[OpenApiParameter("since", int, description="only files with a larger id"),
-                                     OpenApiParameter("status", str),
-                                     OpenApiParameter("processed_after", str, description="ISO time: files finished since")],
+        # The files' own filters (SubmissionFileFilterSet), not the submission list's.
+        methods=["GET"], filters=False,
+        parameters=[OpenApiParameter("since", int, description="only files with a larger id"),
+                    OpenApiParameter("status", str, enum=FileStatus.values),
+                    OpenApiParameter("processed_after", OpenApiTypes.DATETIME, description="ISO time: files finished since")],
         responses=SubmissionFileOutputSerializer(many=True),
     )
     @extend_schema(
