@@ -139,3 +139,22 @@ def test_a_submissions_files_filter_by_since_status_and_time(world, api):
     assert ids(client.get(url, {"processed_after": later})) == set()
     earlier = (timezone.now() - dt.timedelta(hours=1)).isoformat()
     assert ids(client.get(url, {"processed_after": earlier})) == {x.pk for x in files if x.processed_at}
+
+
+# --- the viewer's lists -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url,parameter", [
+    ("/api/series/?visit=abc", "visit"), ("/api/series/?participant=1.5", "participant"),
+    ("/api/series/?study=x", "study"), ("/api/instances/?series=abc", "series"),
+    ("/api/measurements/?instance=abc", "instance"), ("/api/measurements/?series=-", "series"),
+])
+def test_the_viewer_lists_answer_400_to_a_non_integer_id(world, api, url, parameter):
+    # These answered 404 ("No such visit.") before: the id was never looked up, it could not be read.
+    bad(api(world.qc).get(url), parameter)
+
+
+def test_the_series_of_a_visit_the_caller_may_not_see_is_still_404(world, api):
+    visit = qc_visit(world.participant, "BL")
+    assert api(world.other_coordinator).get(f"/api/series/?visit={visit.pk}").status_code == 404
+    assert len(ids(api(world.qc).get(f"/api/series/?visit={visit.pk}"))) == 2
