@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,8 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ictms.lib.errors import NotFoundError
+from ictms.lib.filters import filtered_or_400
 from imaging.choices import FileStatus
 from imaging.intake import services
+from imaging.intake.filters import SubmissionFileFilterSet, SubmissionFilterSet
 from imaging.intake.selectors import (
     submission_file_counts,
     submission_file_counts_many,
@@ -81,7 +83,6 @@ class UploadStartInputSerializer(serializers.Serializer):
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
-@extend_schema(parameters=[OpenApiParameter("visit", int)])
 class SubmissionViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """A site's submission of images for one visit.
 
@@ -92,13 +93,10 @@ class SubmissionViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.R
     """
 
     serializer_class = SubmissionOutputSerializer
+    filterset_class = SubmissionFilterSet
 
     def get_queryset(self):
-        qs = submission_list_for_user(user=self.request.user)
-        visit = self.request.query_params.get("visit")
-        if visit:
-            qs = qs.filter(visit_id=int(visit)) if visit.isdigit() else qs.none()
-        return qs
+        return submission_list_for_user(user=self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -106,7 +104,7 @@ class SubmissionViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.R
         return context
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         counts = submission_file_counts_many(submission_ids=[s.pk for s in page])
         data = SubmissionOutputSerializer(page, many=True, context={**self.get_serializer_context(), "counts": counts}).data
         return self.get_paginated_response(data)
@@ -121,9 +119,11 @@ class SubmissionViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.R
         return Response(self.get_serializer(submission).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        methods=["GET"], parameters=[OpenApiParameter("since", int, description="only files with a larger id"),
-                                     OpenApiParameter("status", str),
-                                     OpenApiParameter("processed_after", str, description="ISO time: files finished since")],
+        # The files' own filters (SubmissionFileFilterSet), not the submission list's.
+        methods=["GET"], filters=False,
+        parameters=[OpenApiParameter("since", int, description="only files with a larger id"),
+                    OpenApiParameter("status", str, enum=FileStatus.values),
+                    OpenApiParameter("processed_after", OpenApiTypes.DATETIME, description="ISO time: files finished since")],
         responses=SubmissionFileOutputSerializer(many=True),
     )
     @extend_schema(
@@ -140,13 +140,8 @@ class SubmissionViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.R
             created = services.submission_files_add(actor=request.user, submission=submission, uploads=uploads)
             created = SubmissionFile.objects.filter(pk__in=[f.pk for f in created]).order_by("id")
             return Response(SubmissionFileOutputSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
-        params = request.query_params
-        qs = submission_files(submission=submission, since_id=int(params.get("since", 0) or 0))
-        if params.get("status"):
-            qs = qs.filter(status=params["status"])
-        if params.get("processed_after"):
-            after = parse_datetime(params["processed_after"])
-            qs = qs.filter(processed_at__gte=after) if after else qs.none()
+        qs = filtered_or_400(SubmissionFileFilterSet(request.query_params, queryset=submission_files(
+            submission=submission), request=request))
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(SubmissionFileOutputSerializer(page, many=True).data)
 

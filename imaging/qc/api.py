@@ -1,6 +1,6 @@
 """QC API: the queue of visits awaiting review, a visit's QC summary and acceptance, series decisions.
 
-Routes (imaging/api_urls.py): `GET /api/qc/visits/` (the queue, filters trial / site / modality),
+Routes (imaging/api_urls.py): `GET /api/qc/visits/` (the queue, filters in qc/filters.py),
 `GET /api/qc/visits/{id}/`, `GET /api/qc/visits/{id}/findings/?history=1`,
 `POST /api/qc/visits/{id}/accept/` and `POST /api/series/{id}/qc/`. Every object comes from a
 scoped selector (404 when the caller may not see it); the services decide who may act (403)
@@ -8,7 +8,6 @@ and what the state allows (409).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,10 +17,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ictms.lib.filters import ListOnlyFilterMixin
 from imaging.archive.selectors import series_list_for_user
 from imaging.choices import QcReason, QcStatus
 from imaging.models import QcFinding, Query, Series
 from imaging.qc import services as qc_services
+from imaging.qc.filters import QcQueueFilterSet
 from imaging.qc.selectors import (
     current_findings,
     public_details,
@@ -35,17 +36,7 @@ from imaging.queries.selectors import query_list_for_user
 from trials.models import Visit
 from trials.selectors import visit_list_for_user
 
-
-def filter_qc_queue(qs: QuerySet[Visit], params: Mapping[str, str]) -> QuerySet[Visit]:
-    """The queue's filters, shared by the API and the queue page: trial code, site number, modality."""
-    if params.get("trial"):
-        qs = qs.filter(participant__trial__code=params["trial"])
-    if params.get("site"):
-        qs = qs.filter(participant__site__number=params["site"])
-    if params.get("modality"):
-        # A subquery, not a join: joining series would repeat the visit once per matching series.
-        qs = qs.filter(pk__in=Series.objects.filter(modality=params["modality"]).values("study__visit_id"))
-    return qs
+# --- serializers --------------------------------------------------------------------------------
 
 
 class FindingOutputSerializer(serializers.ModelSerializer):
@@ -163,11 +154,10 @@ class QcVisitOutputSerializer(_VisitBase):
         return cache[visit.pk]
 
 
-@extend_schema(parameters=[
-    OpenApiParameter("trial", str, description="trial code"), OpenApiParameter("site", str, description="site number"),
-    OpenApiParameter("modality", str, description="visits with at least one series of this modality"),
-])
-class QcVisitViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+# --- viewsets -------------------------------------------------------------------------------------
+
+
+class QcVisitViewSet(ListOnlyFilterMixin, viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The QC queue: visits with images awaiting review, oldest first (QC analysts).
 
     A visit's detail (series decisions, current findings, queries, what still prevents
@@ -175,18 +165,20 @@ class QcVisitViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retr
     """
 
     serializer_class = QcVisitOutputSerializer
+    filterset_class = QcQueueFilterSet  # the list (the queue) only
 
     def get_queryset(self) -> QuerySet[Visit]:
         if self.action == "list":
-            return filter_qc_queue(qc_queue_for_user(user=self.request.user), self.request.query_params)
+            return qc_queue_for_user(user=self.request.user)
         return visit_list_for_user(user=self.request.user)
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return QcQueueItemOutputSerializer if self.action == "list" else QcVisitOutputSerializer
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        visits = list(page if page is not None else self.get_queryset())
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        visits = list(page if page is not None else queryset)
         context = {**self.get_serializer_context(), "modalities": visit_modalities(v.pk for v in visits)}
         data = QcQueueItemOutputSerializer(visits, many=True, context=context).data
         return self.get_paginated_response(data) if page is not None else Response(data)

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ictms.lib.charts import stacked_bar_chart
+from ictms.lib.filters import filter_errors, filtered_or_none
 from ictms.lib.pages import run_service
 from imaging.archive.selectors import instance_list_for_user, series_list_for_user
 from imaging.choices import (
@@ -38,7 +39,7 @@ from imaging.models import QcFinding, Series
 from imaging.pages import PAGE_SIZE, query_string, require_site_data, site_filter, visit_in_trial
 from imaging.qc import adapter as qc_adapter
 from imaging.qc import services as qc_services
-from imaging.qc.api import filter_qc_queue
+from imaging.qc.filters import QcQueueFilterSet
 from imaging.qc.rules import FindingCode, SeriesMeasurements, evaluate_visit
 from imaging.qc.selectors import (
     current_findings,
@@ -93,16 +94,17 @@ class VisitAcceptForm(forms.Form):
 def qc_queue_context(request: HttpRequest, access: TrialAccess) -> dict[str, Any]:
     """What the queue partial (imaging/_qc_queue.html) shows: visits awaiting QC, oldest first."""
     sites, site = site_filter(request, access)
-    params = {"site": site.number if site else "", "modality": request.GET.get("modality", "")}
-    qs = filter_qc_queue(qc_queue_for_user(user=request.user, trial=access.trial), params)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    filterset = QcQueueFilterSet(request.GET, queryset=qc_queue_for_user(user=request.user, trial=access.trial),
+                                 request=request, trial=access.trial, sites=sites)
+    page = Paginator(filtered_or_none(filterset), PAGE_SIZE).get_page(request.GET.get("page"))
     visits = list(page.object_list)
     modalities = visit_modalities(v.pk for v in visits)
     today = timezone.localdate()
     rows = [{"visit": v, "waiting_days": waiting_days(v, today), "modalities": modalities.get(v.pk, [])} for v in visits]
     return {
         "trial": access.trial, "queue_rows": rows, "queue_page": page, "queue_sites": sites, "queue_site": site,
-        "queue_modality": params["modality"], "modality_choices": Modality.choices,
+        "queue_modality": request.GET.get("modality", ""), "modality_choices": Modality.choices,
+        "queue_filter_errors": filter_errors(filterset.errors),
         "queue_query": query_string(request), "show_site_filter": len(sites) > 1,
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,7 +15,8 @@ from imaging.choices import QueryCategory
 from imaging.intake.selectors import submission_list_for_user
 from imaging.models import Query, QueryMessage, Series
 from imaging.queries import services
-from imaging.queries.selectors import query_filter, query_get_for_user, query_list_for_user, query_messages
+from imaging.queries.filters import QueryFilterSet
+from imaging.queries.selectors import query_get_for_user, query_list_for_user, query_messages
 from trials.selectors import visit_get_for_user
 
 
@@ -86,20 +87,14 @@ class QueryAnswerInputSerializer(QueryMessageInputSerializer):
                                           help_text="a submission of the same visit (the re-upload)")
 
 
-@extend_schema(parameters=[
-    OpenApiParameter("trial", str), OpenApiParameter("site", str),
-    OpenApiParameter("state", str, description="open, answered, resolved, cancelled (comma-separated)"),
-    OpenApiParameter("category", str), OpenApiParameter("visit", int),
-    OpenApiParameter("age", str, description="age bucket in days: 0-7, 8-14, 15-30, 31+"),
-    OpenApiParameter("automatic", bool),
-])
 class QueryViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Queries between the core lab and sites. 404 for what you may not see, 409 for a forbidden transition."""
 
     serializer_class = QueryOutputSerializer
+    filterset_class = QueryFilterSet
 
     def get_queryset(self):
-        return query_filter(query_list_for_user(user=self.request.user), self.request.query_params)
+        return query_list_for_user(user=self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()

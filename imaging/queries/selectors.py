@@ -1,4 +1,4 @@
-"""Reads of queries: scoped lists, one query, its thread, the backlog by site and the list filter."""
+"""Reads of queries: scoped lists, one query, its thread and the backlog by site (the list's filters: filters.py)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -51,28 +51,3 @@ def query_backlog_by_site(*, queries: list[Query], today: dt.date | None = None)
         if q.is_overdue(today):
             entry["overdue"] += 1
     return out
-
-
-def query_filter(qs: QuerySet[Query], params: Any) -> QuerySet[Query]:
-    """The filters of the list endpoint and the queries page (trial, site, state, category, age, visit)."""
-    if params.get("trial"):
-        qs = qs.filter(visit__participant__trial__code=params["trial"])
-    if params.get("site"):
-        qs = qs.filter(visit__participant__site__number=params["site"])
-    if params.get("state"):
-        states = [s for s in params["state"].split(",") if s]
-        qs = qs.filter(state__in=states)
-    if params.get("category"):
-        qs = qs.filter(category=params["category"])
-    if params.get("visit") and str(params["visit"]).isdigit():
-        qs = qs.filter(visit_id=int(params["visit"]))
-    if params.get("automatic") in ("1", "true", "0", "false"):
-        qs = qs.filter(is_automatic=params["automatic"] in ("1", "true"))
-    bucket = AGE_BUCKETS.get(params.get("age", ""))
-    if bucket:
-        today = timezone.localdate()
-        low, high = bucket
-        qs = qs.filter(created_at__date__lte=today - dt.timedelta(days=low))
-        if high is not None:
-            qs = qs.filter(created_at__date__gte=today - dt.timedelta(days=high))
-    return qs

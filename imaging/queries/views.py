@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from ictms.lib.errors import NotFoundError
+from ictms.lib.filters import filter_errors, filtered_or_none
 from ictms.lib.pages import run_service
 from imaging.choices import (
     AGE_BUCKETS,
@@ -22,7 +23,8 @@ from imaging.models import QcFinding, Query
 from imaging.pages import PAGE_SIZE, query_string, require_site_data, site_filter
 from imaging.qc.selectors import qc_findings_for_visit
 from imaging.queries import services
-from imaging.queries.selectors import query_filter, query_get_for_user, query_list_for_user, query_messages
+from imaging.queries.filters import QueryFilterSet
+from imaging.queries.selectors import query_get_for_user, query_list_for_user, query_messages
 from trials.pages import trial_page
 from trials.selectors import TrialAccess
 
@@ -43,13 +45,12 @@ def query_list(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     """Every query the user may see in this trial (a site coordinator: their site's), with filters."""
     require_site_data(access)
     sites, _site = site_filter(request, access)
-    params = request.GET.copy()
-    params.pop("trial", None)
-    qs = query_filter(query_list_for_user(user=request.user).filter(visit__participant__trial=access.trial),
-                        params)
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    queries = query_list_for_user(user=request.user).filter(visit__participant__trial=access.trial)
+    filterset = QueryFilterSet(request.GET, queryset=queries, request=request, trial=access.trial, sites=sites)
+    page = Paginator(filtered_or_none(filterset), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "imaging/query_list.html", {
         "trial": access.trial, "access": access, "page": page, "queries": list(page.object_list),
+        "filter_errors": filter_errors(filterset.errors),
         "sites": sites, "states": QUERY_STATE_FILTERS, "categories": QueryCategory.choices, "ages": list(AGE_BUCKETS),
         "f": {k: request.GET.get(k, "") for k in ("state", "site", "category", "age", "automatic")},
         "query_string": query_string(request), "show_site_filter": len(sites) > 1,

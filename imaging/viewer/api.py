@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from pydicom import dcmread
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -18,7 +18,6 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ictms.lib.errors import NotFoundError
 from imaging.archive.selectors import instance_get_for_user, instance_list_for_user, series_list_for_user
 from imaging.dicomweb.blinding import dataset_for_user
 from imaging.models import Instance, Measurement, Series
@@ -27,9 +26,9 @@ from imaging.qc.selectors import current_findings, with_qc
 from imaging.viewer import measurements as measurement_services
 from imaging.viewer import render
 from imaging.viewer.files import instance_path
+from imaging.viewer.filters import InstanceFilterSet, MeasurementFilterSet, SeriesFilterSet
 from imaging.viewer.geometry import slice_position, stack_order
 from imaging.viewer.selectors import measurement_list_for_user
-from trials.selectors import visit_get_for_user
 
 # --- spacing as recorded on the instance row ----------------------------------------------------
 
@@ -185,16 +184,6 @@ class HeaderOutputSerializer(serializers.Serializer):
 # --- viewsets -------------------------------------------------------------------------------------
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise NotFoundError(f"No such {name}.") from None
-
-
 class StackPagination(LimitOffsetPagination):
     """A whole series in one page: the viewer needs every slice to build its stack."""
 
@@ -202,48 +191,29 @@ class StackPagination(LimitOffsetPagination):
     max_limit = 5000
 
 
-VISIT_PARAM = OpenApiParameter("visit", int, description="visit id")
-PARTICIPANT_PARAM = OpenApiParameter("participant", int, description="participant id (every visit)")
-SERIES_PARAM = OpenApiParameter("series", int, description="series id")
-INSTANCE_PARAM = OpenApiParameter("instance", int, description="instance id")
-
-
-@extend_schema(parameters=[VISIT_PARAM, PARTICIPANT_PARAM])
 class SeriesViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """De-identified series I may see, for a visit (?visit=) or a participant (?participant=)."""
 
     serializer_class = SeriesOutputSerializer
+    filterset_class = SeriesFilterSet
 
     def get_queryset(self) -> QuerySet[Series]:
-        visit_id = _int_param(self.request, "visit")
-        visit = visit_get_for_user(user=self.request.user, pk=visit_id) if visit_id is not None else None
-        qs = with_qc(series_list_for_user(user=self.request.user, visit=visit))
-        participant_id = _int_param(self.request, "participant")
-        if participant_id is not None:
-            qs = qs.filter(study__participant_id=participant_id)
-        study_id = _int_param(self.request, "study")
-        if study_id is not None:
-            qs = qs.filter(study_id=study_id)
-        return qs
+        return with_qc(series_list_for_user(user=self.request.user))
 
 
-@extend_schema(parameters=[SERIES_PARAM])
 class InstanceViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Instances of a series (?series=), in stack order: along the slice normal, else by number."""
 
     serializer_class = InstanceOutputSerializer
     pagination_class = StackPagination
+    filterset_class = InstanceFilterSet
 
     def get_queryset(self) -> QuerySet[Instance]:
-        qs = instance_list_for_user(user=self.request.user)
-        series_id = _int_param(self.request, "series")
-        if series_id is not None:
-            qs = qs.filter(series_id=series_id)
-        return qs
+        return instance_list_for_user(user=self.request.user)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        instances = list(self.get_queryset())
-        if _int_param(request, "series") is not None:
+        instances = list(self.filter_queryset(self.get_queryset()))  # 400 for a bad ?series=
+        if request.query_params.get("series"):
             instances = stack_order(
                 instances,
                 position=lambda i: slice_position(i.image_position, i.image_orientation),
@@ -266,7 +236,6 @@ class InstanceViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Ret
         return Response({"instance": instance.pk, "rows": rows})
 
 
-@extend_schema(parameters=[INSTANCE_PARAM, SERIES_PARAM])
 class MeasurementViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Calipers and bidirectional measurements on images I may see (?instance= or ?series=).
 
@@ -276,16 +245,10 @@ class MeasurementViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.
 
     serializer_class = MeasurementOutputSerializer
     pagination_class = StackPagination
+    filterset_class = MeasurementFilterSet
 
     def get_queryset(self) -> QuerySet[Measurement]:
-        qs = measurement_list_for_user(user=self.request.user).select_related("instance__series")
-        instance_id = _int_param(self.request, "instance")
-        if instance_id is not None:
-            qs = qs.filter(instance_id=instance_id)
-        series_id = _int_param(self.request, "series")
-        if series_id is not None:
-            qs = qs.filter(instance__series_id=series_id)
-        return qs
+        return measurement_list_for_user(user=self.request.user).select_related("instance__series")
 
     @extend_schema(request=MeasurementCreateInputSerializer, responses=MeasurementOutputSerializer)
     def create(self, request: Request) -> Response:

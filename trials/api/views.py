@@ -5,19 +5,17 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ictms.lib.errors import NotFoundError
-from trials import selectors, services
+from ictms.lib.filters import ListOnlyFilterMixin
+from trials import filters, selectors, services
 from trials.api import serializers as s
 from trials.models import Site, Trial
-
-TRIAL_PARAM = OpenApiParameter("trial", str, description="trial code")
-SITE_PARAM = OpenApiParameter("site", str, description="site number")
 
 
 def _trial_from_code(user: AbstractBaseUser, code: str | None) -> Trial:
@@ -69,14 +67,12 @@ class TrialViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retrie
         return Response(s.TrialOutputSerializer(trial).data)
 
 
-@extend_schema(parameters=[TRIAL_PARAM])
 class SiteViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = s.SiteOutputSerializer
+    filterset_class = filters.SiteFilterSet
 
     def get_queryset(self):
-        qs = selectors.site_list_for_user(user=self.request.user)
-        code = self.request.query_params.get("trial")
-        return qs.filter(trial__code=code) if code else qs
+        return selectors.site_list_for_user(user=self.request.user)
 
     @extend_schema(request=s.SiteInputSerializer, responses=s.SiteOutputSerializer)
     def create(self, request: Request) -> Response:
@@ -95,16 +91,14 @@ class SiteViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Retriev
         return Response(s.SiteOutputSerializer(site).data)
 
 
-@extend_schema(parameters=[TRIAL_PARAM])
 class TimepointViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The visit schedule of a trial, with its imaging requirements."""
 
     serializer_class = s.TimepointOutputSerializer
+    filterset_class = filters.TimepointFilterSet
 
     def get_queryset(self):
-        qs = selectors.timepoint_list_for_user(user=self.request.user)
-        code = self.request.query_params.get("trial")
-        return qs.filter(trial__code=code) if code else qs
+        return selectors.timepoint_list_for_user(user=self.request.user)
 
     @extend_schema(request=s.TimepointInputSerializer, responses=s.TimepointOutputSerializer)
     def create(self, request: Request) -> Response:
@@ -123,14 +117,12 @@ class TimepointViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Re
         return Response(s.TimepointOutputSerializer(timepoint).data)
 
 
-@extend_schema(parameters=[TRIAL_PARAM])
 class ImagingRequirementViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     serializer_class = s.ImagingRequirementOutputSerializer
+    filterset_class = filters.ImagingRequirementFilterSet
 
     def get_queryset(self):
-        qs = selectors.imaging_requirement_list_for_user(user=self.request.user)
-        code = self.request.query_params.get("trial")
-        return qs.filter(timepoint__trial__code=code) if code else qs
+        return selectors.imaging_requirement_list_for_user(user=self.request.user)
 
     @extend_schema(request=s.ImagingRequirementInputSerializer, responses=s.ImagingRequirementOutputSerializer)
     def create(self, request: Request) -> Response:
@@ -160,17 +152,18 @@ class ImagingRequirementViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, 
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(parameters=[TRIAL_PARAM])
-class MembershipViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
-    """Members of trials I administer. POST invites; change-role/ and remove/ need a reason."""
+class MembershipViewSet(ListOnlyFilterMixin, viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Members of trials I administer. POST invites; change-role/ and remove/ need a reason.
+
+    The list hides ended memberships unless ?include_ended=1 (the filter set); one membership
+    is reachable by id whether it ended or not.
+    """
 
     serializer_class = s.MembershipOutputSerializer
+    filterset_class = filters.MembershipFilterSet
 
     def get_queryset(self):
-        include_ended = self.request.query_params.get("include_ended") in ("1", "true")
-        qs = selectors.membership_list_for_trial(user=self.request.user, include_ended=include_ended or self.action != "list")
-        code = self.request.query_params.get("trial")
-        return qs.filter(trial__code=code) if code else qs
+        return selectors.membership_list_for_trial(user=self.request.user, include_ended=True)
 
     @extend_schema(request=s.MembershipInviteInputSerializer, responses=s.MembershipOutputSerializer)
     def create(self, request: Request) -> Response:
@@ -205,20 +198,14 @@ class MembershipViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.R
         return Response(s.MembershipOutputSerializer(membership).data)
 
 
-@extend_schema(parameters=[TRIAL_PARAM, SITE_PARAM])
 class ParticipantViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Participants I may see. POST enrols (site coordinator of that site)."""
 
     serializer_class = s.ParticipantOutputSerializer
+    filterset_class = filters.ParticipantFilterSet
 
     def get_queryset(self):
-        qs = selectors.participant_list_for_user(user=self.request.user)
-        code, number = self.request.query_params.get("trial"), self.request.query_params.get("site")
-        if code:
-            qs = qs.filter(trial__code=code)
-        if number:
-            qs = qs.filter(site__number=number)
-        return qs
+        return selectors.participant_list_for_user(user=self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -255,27 +242,14 @@ class ParticipantViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.
         return Response(self.get_serializer(participant).data)
 
 
-@extend_schema(parameters=[
-    OpenApiParameter("participant", int, description="participant id"), TRIAL_PARAM, SITE_PARAM,
-])
 class VisitViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Visits with their derived status and window dates."""
 
     serializer_class = s.VisitOutputSerializer
+    filterset_class = filters.VisitFilterSet
 
     def get_queryset(self):
-        qs = selectors.visit_list_for_user(user=self.request.user)
-        params = self.request.query_params
-        if params.get("participant"):
-            try:
-                qs = qs.filter(participant_id=int(params["participant"]))
-            except ValueError:
-                qs = qs.none()
-        if params.get("trial"):
-            qs = qs.filter(participant__trial__code=params["trial"])
-        if params.get("site"):
-            qs = qs.filter(participant__site__number=params["site"])
-        return qs
+        return selectors.visit_list_for_user(user=self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
