@@ -54,7 +54,7 @@ def stacked_bar_chart(rows: Sequence[tuple[str, Sequence[int]] | tuple[str, Sequ
     bars = []
     for index, row in enumerate(rows):
         label, values = row[0], row[1]
-        note = row[2] if len(row) > 2 else ""  # type: ignore[misc]
+        note = row[2] if len(row) > 2 else ""
         x, segments = float(label_width), []
         for (key, name), value in zip(keys, values, strict=True):
             w = plot_width * value / top_value if top_value else 0.0

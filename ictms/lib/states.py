@@ -8,8 +8,9 @@ checks the table, stamps simple-history and writes the audit event. The test sui
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import models
 from django.db.models import Q
@@ -32,7 +33,7 @@ class StateMachine:
     field: str
     transitions: Mapping[str, frozenset[str]]
     audit_action: str
-    labels: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)  # `field` here is the attribute above
 
     def __post_init__(self) -> None:
         unknown = {t for targets in self.transitions.values() for t in targets} - set(self.transitions)

@@ -35,10 +35,10 @@ import struct
 import threading
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Literal, NotRequired, TypedDict, overload
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -237,6 +237,59 @@ class DeidResult:
         return self.burned_in.review_required
 
 
+class _HeaderValues(TypedDict):
+    """The DeidResult fields read from the rewritten header values."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    frame_of_reference_uid: str
+    modality: str
+    subject_code: str
+    study_date: str
+    series_date: str
+    acquisition_date: str
+    series_number: int | None
+    instance_number: int | None
+    acquisition_number: int | None
+    study_description: str
+    series_description: str
+    body_part_examined: str
+    manufacturer: str
+    manufacturer_model_name: str
+    patient_sex: str
+    patient_age: str
+    rows: int | None
+    columns: int | None
+    number_of_frames: int
+    bits_allocated: int | None
+    slice_thickness: float | None
+    spacing_between_slices: float | None
+    pixel_spacing: tuple[float, float] | None
+    image_position_patient: tuple[float, float, float] | None
+    image_orientation_patient: tuple[float, float, float, float, float, float] | None
+    slice_location: float | None
+    contrast_bolus_agent: str
+
+
+class _RewriteSummary(_HeaderValues):
+    """The DeidResult fields known once the header is rewritten."""
+
+    has_contrast: bool
+    original_patient_key: str
+    qc_flags: tuple[str, ...]
+    private_elements_removed: int
+    cleaned_descriptors: tuple[tuple[str, str], ...]
+
+
+class PreparedFields(_RewriteSummary):
+    """The DeidResult fields known before writing: all but sha256 and size (no pixel outcome: nothing was found)."""
+
+    transfer_syntax_uid: str
+    burned_in: NotRequired[PixelReport]
+
+
 @dataclass
 class PreparedFile:
     """A de-identified header waiting to be written, and where the pixel data sits in the source.
@@ -250,20 +303,20 @@ class PreparedFile:
     header: bytes
     tail_offset: int
     tail_length: int
-    fields: dict[str, object]
+    fields: PreparedFields
     tail_bytes: bytes = b""  # a rewritten pixel data element (Clean Pixel Data) written instead of the source range
 
     @property
     def sop_instance_uid(self) -> str:
-        return str(self.fields["sop_instance_uid"])
+        return self.fields["sop_instance_uid"]
 
     @property
     def study_instance_uid(self) -> str:
-        return str(self.fields["study_instance_uid"])
+        return self.fields["study_instance_uid"]
 
     @property
     def series_instance_uid(self) -> str:
-        return str(self.fields["series_instance_uid"])
+        return self.fields["series_instance_uid"]
 
     def write(self, source: BinaryIO, destination: BinaryIO) -> DeidResult:
         """Write header + pixel data to `destination`, return the result with the output's SHA-256 and size."""
@@ -363,7 +416,7 @@ def _check_complete(fp: BinaryIO, size: int, dataset: Dataset, little_endian: bo
     """Refuse a header cut off at the end of the file (pydicom reads short values silently)."""
     if not len(dataset):
         raise TruncatedError()
-    last_tag = next(reversed(dataset.keys()))
+    last_tag = list(dataset.keys())[-1]  # the element read last (keys() is typed as a set, without an order)
     last = dataset.get_item(last_tag)
     if isinstance(last, RawDataElement):
         if last.length == _UNDEFINED:
@@ -499,7 +552,17 @@ _WATCHED_KEYWORDS = (
     "BitsAllocated", "SliceThickness", "SpacingBetweenSlices", "PixelSpacing", "ImagerPixelSpacing",
     "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation", "ContrastBolusAgent",
 )
-_WATCHED = {keyword: tag_for_keyword(keyword) for keyword in _WATCHED_KEYWORDS}
+
+
+def _tag(keyword: str) -> int:
+    """The tag of a keyword of the standard dictionary; the keywords here are constants, so an unknown one is a bug."""
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise ValueError(f"not a DICOM keyword: {keyword}")
+    return tag
+
+
+_WATCHED = {keyword: _tag(keyword) for keyword in _WATCHED_KEYWORDS}
 _WATCHED_TAGS = frozenset(_WATCHED.values())
 
 
@@ -515,18 +578,26 @@ def _integer(text: str) -> int | None:
     return int(number) if number is not None else None
 
 
+@overload
+def _floats(text: str, count: Literal[2]) -> tuple[float, float] | None: ...
+@overload
+def _floats(text: str, count: Literal[3]) -> tuple[float, float, float] | None: ...
+@overload
+def _floats(text: str, count: Literal[6]) -> tuple[float, float, float, float, float, float] | None: ...
 def _floats(text: str, count: int) -> tuple[float, ...] | None:
+    """Exactly `count` numbers separated by backslashes, or None."""
     if not text:
         return None
-    numbers = [_float(part.strip()) for part in text.split("\\")]
-    if len(numbers) != count or any(number is None for number in numbers):
+    parts = text.split("\\")
+    numbers = [number for part in parts if (number := _float(part.strip())) is not None]
+    if len(parts) != count or len(numbers) != count:  # a part that is not a number is left out of `numbers`
         return None
-    return tuple(numbers)  # type: ignore[arg-type]
+    return tuple(numbers)
 
 
 def _functional_group_value(dataset: Dataset, sequence: str, inner: str, keyword: str) -> str:
     """A geometry value from the first functional group item (enhanced multi-frame objects)."""
-    if tag_for_keyword(sequence) not in dataset:
+    if _tag(sequence) not in dataset:
         return ""
     groups = dataset[sequence].value
     if not groups or inner not in groups[0]:
@@ -537,7 +608,7 @@ def _functional_group_value(dataset: Dataset, sequence: str, inner: str, keyword
     return _text(items[0][keyword].value)
 
 
-def _summary_fields(final: dict[int, str], dataset: Dataset, context: DeidContext) -> dict[str, object]:
+def _summary_fields(final: Mapping[int, str], dataset: Dataset, context: DeidContext) -> _HeaderValues:
     """Key header values of the output (from the rewritten values), for the caller's database and QC."""
 
     def text(keyword: str) -> str:
@@ -602,7 +673,7 @@ def _has_contrast(dataset: Dataset) -> bool:
     return bool(_get_text(dataset, 0x00180010)) or 0x00180012 in dataset
 
 
-_IDENTIFYING_TAGS = tuple((keyword, tag_for_keyword(keyword)) for keyword in IDENTIFYING_KEYWORDS)
+_IDENTIFYING_TAGS = tuple((keyword, _tag(keyword)) for keyword in IDENTIFYING_KEYWORDS)
 
 
 def _identity(dataset: Dataset, codec: str | None) -> Identity:
@@ -691,7 +762,7 @@ def _prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
         raise SkippedFile("DICOMDIR")
 
     implicit, little_endian = dataset.original_encoding
-    if implicit is None or not len(dataset):  # nothing after the file meta
+    if implicit is None or little_endian is None or not len(dataset):  # nothing after the file meta
         raise TruncatedError()
     syntax = meta.get("TransferSyntaxUID", "")
     if fast is None and position >= size and syntax != _DEFLATED:
@@ -743,21 +814,20 @@ def _prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
     resolved, key = _resolve_context(dataset, context)
     source = _pixel_source(dataset, sop_class, syntax, little_endian, position_for_pixels, tail_length, value_length)
     reasons = burned_in_reasons(source, resolved.options) if source is not None else ()
-    entries, fields = _rewrite(dataset, resolved, key, sop_class, implicit, little_endian)
+    entries, summary = _rewrite(dataset, resolved, key, sop_class, implicit, little_endian)
     report, redacted = PixelReport(reasons), None
     if reasons and source is not None:
         if not resolved.options.clean_pixel_data:
             report = PixelReport(reasons, note="Clean Pixel Data is off")
         else:
-            extra = resolved.regions_for_series(str(fields["series_instance_uid"]))
+            extra = resolved.regions_for_series(summary["series_instance_uid"])
             report, redacted = clean_pixel_data(fp, source, reasons, resolved.options, extra, implicit=implicit)
-    fields["burned_in"] = report
     if redacted is not None:
         entries = _after_redaction(entries, redacted, resolved, implicit, little_endian, dataset)
         syntax = redacted.transfer_syntax
-    fields["transfer_syntax_uid"] = syntax
+    fields: PreparedFields = {**summary, "transfer_syntax_uid": syntax, "burned_in": report}
     body = b"".join(encoded for _, encoded in entries)
-    header = _PREAMBLE + _encoded_meta(sop_class, str(fields["sop_instance_uid"]), syntax) + body
+    header = _PREAMBLE + _encoded_meta(sop_class, summary["sop_instance_uid"], syntax) + body
     if redacted is not None:
         return PreparedFile(header=header, tail_offset=0, tail_length=0, fields=fields, tail_bytes=redacted.element)
     return PreparedFile(header=header, tail_offset=position, tail_length=tail_length, fields=fields)
@@ -794,7 +864,7 @@ def _rewrite(
     sop_class: str,
     implicit: bool,
     little_endian: bool,
-) -> tuple[list[tuple[int, bytes]], dict[str, object]]:
+) -> tuple[list[tuple[int, bytes]], _RewriteSummary]:
     """Encode the de-identified data set (without pixel data); return its (tag, element) entries and the summary fields."""
     profile = resolve_profile(context.options)
     charset = dataset.original_character_set
@@ -825,14 +895,14 @@ def _rewrite(
         entries.append((_SOP_CLASS, rewriter._pydicom(DataElement(_SOP_CLASS, "UI", sop_class))))
         rewriter.final[_SOP_CLASS] = sop_class
     entries.sort(key=lambda entry: entry[0])
-    fields = _summary_fields(rewriter.final, dataset, context)
-    fields.update(
-        original_patient_key=key,
-        private_elements_removed=rewriter.private_removed,
-        qc_flags=_qc_flags(dataset, sop_class),
-        has_contrast=_has_contrast(dataset),
-        cleaned_descriptors=tuple(sorted(rewriter.cleaned_descriptors.items())),
-    )
+    fields: _RewriteSummary = {
+        **_summary_fields(rewriter.final, dataset, context),
+        "original_patient_key": key,
+        "private_elements_removed": rewriter.private_removed,
+        "qc_flags": _qc_flags(dataset, sop_class),
+        "has_contrast": _has_contrast(dataset),
+        "cleaned_descriptors": tuple(sorted(rewriter.cleaned_descriptors.items())),
+    }
     return entries, fields
 
 
@@ -927,17 +997,17 @@ def _prepare_deflated(fp: BinaryIO, size: int, context: ContextLike, sop_class: 
     """Deflated files: the data set is one zlib stream, so it is read whole, rewritten and deflated again."""
     dataset, _ = _read_header(fp, size, whole=True)
     resolved, key = _resolve_context(dataset, context)
-    entries, fields = _rewrite(dataset, resolved, key, sop_class, False, True)
+    entries, summary = _rewrite(dataset, resolved, key, sop_class, False, True)
     body = b"".join(encoded for _, encoded in entries)
     reasons = _deflated_reasons(dataset, sop_class, resolved)
+    fields: PreparedFields = {**summary, "transfer_syntax_uid": _DEFLATED}
     if reasons:
         fields["burned_in"] = PixelReport(reasons, note="pixel data of a deflated file is not cleaned: review the image")
-    fields["transfer_syntax_uid"] = _DEFLATED
     compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
     deflated = compressor.compress(body) + compressor.flush()
     if len(deflated) % 2:
         deflated += b"\x00"  # PS3.5 A.5: padded to an even length
-    header = _PREAMBLE + _encoded_meta(sop_class, str(fields["sop_instance_uid"]), _DEFLATED) + deflated
+    header = _PREAMBLE + _encoded_meta(sop_class, summary["sop_instance_uid"], _DEFLATED) + deflated
     return PreparedFile(header=header, tail_offset=0, tail_length=0, fields=fields)
 
 

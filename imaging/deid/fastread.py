@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from pydicom.charset import convert_encodings
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
@@ -38,6 +38,7 @@ _KNOWN_VRS = _LONG_LENGTH_VRS | frozenset(
 _VR_TEXT = {vr: vr.decode() for vr in _KNOWN_VRS}
 _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 _UNDEFINED = 0xFFFFFFFF
+_SPECIFIC_CHARACTER_SET = BaseTag(0x00080005)
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -135,7 +136,7 @@ def _read(fp: BinaryIO, size: int) -> FastHeader:
         raise _Unusual  # private or unusual syntax: let pydicom decide the encoding
     elements, pixel_position = _elements(buffer, position, implicit, top=True)
     dataset = Dataset(elements)
-    charset_item = elements.get(0x00080005)
+    charset_item = elements.get(_SPECIFIC_CHARACTER_SET)
     charset_value = b"" if charset_item is None else (charset_item.value or b"")
     names = [part.strip(" \x00") for part in charset_value.decode("latin-1").split("\\")] if charset_value else [""]
     dataset.set_original_encoding(implicit, True, convert_encodings(names if len(names) > 1 else names[0]))
@@ -144,9 +145,13 @@ def _read(fp: BinaryIO, size: int) -> FastHeader:
 
 def _elements(
     buffer: _Buffer, position: int, implicit: bool, *, top: bool
-) -> tuple[dict[BaseTag, RawDataElement], int]:
-    """Parse elements from `position` to the pixel data (top level) or the end of the file."""
-    elements: dict[BaseTag, RawDataElement] = {}
+) -> tuple[dict[BaseTag, DataElement | RawDataElement], int]:
+    """Parse elements from `position` to the pixel data (top level) or the end of the file.
+
+    The elements are raw; the dict is typed as the Dataset's own, which it becomes (pydicom
+    replaces a raw element by a DataElement when its value is read).
+    """
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
     size = buffer.size
     data = buffer.data
     available = len(data)

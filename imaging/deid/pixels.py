@@ -217,10 +217,11 @@ def _decoded(source: PixelSource, value: bytes) -> tuple[np.ndarray, str]:
     """Decode encapsulated pixel data with pydicom: (frames, rows, columns, samples) and its photometric interpretation."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.pixels import pixel_array
+    from pydicom.uid import UID
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = source.transfer_syntax
+    ds.file_meta.TransferSyntaxUID = UID(source.transfer_syntax)
     ds.Rows, ds.Columns, ds.SamplesPerPixel = source.rows, source.columns, source.samples
     ds.BitsAllocated, ds.BitsStored = source.bits_allocated, source.bits_stored
     ds.HighBit, ds.PixelRepresentation = source.bits_stored - 1, source.pixel_representation

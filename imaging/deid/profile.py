@@ -380,7 +380,7 @@ def default_action(tag: int, options: DeidOptions) -> Action:
     return Action.KEEP
 
 
-class _Defaults(dict):  # type: ignore[type-arg]
+class _Defaults(dict[int, Action]):
     """Actions by tag; a tag seen for the first time gets default_action() and is remembered."""
 
     def __init__(self, resolved: Mapping[int, Action], options: DeidOptions) -> None:

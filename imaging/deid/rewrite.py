@@ -15,6 +15,8 @@ import functools
 import re
 import struct
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
@@ -171,29 +173,42 @@ def _keyword(tag: int) -> str:
 _CACHE_VALUE_LIMIT = 4096
 _CACHE_BUDGET = 16 << 20
 _cached_bytes = 0
-_caches: dict[tuple[object, ...], dict[tuple[object, ...], tuple[object, object]]] = {}
+_CacheKey = tuple[object, ...]  # (tag, VR, raw value, what else the output depends on)
+_Entry = TypeVar("_Entry")
 
 
-def _cache_for(context: DeidContext, encoder: Encoder, charset: tuple[str, ...]) -> dict:  # type: ignore[type-arg]
+@dataclass
+class _Cache:
+    """Remembered outputs: a sequence's encoding with the private elements it removed; a value's with its text."""
+
+    sequences: dict[_CacheKey, tuple[bytes | None, int]] = field(default_factory=dict)
+    values: dict[_CacheKey, tuple[bytes | None, str | None]] = field(default_factory=dict)
+
+
+_caches: dict[tuple[object, ...], _Cache] = {}
+
+
+def _cache_for(context: DeidContext, encoder: Encoder, charset: tuple[str, ...]) -> _Cache:
     # Outputs depend on the participant, the encoding and (for cleaned text) the character set.
     key = (context, encoder.implicit, encoder.little_endian, charset)
     cache = _caches.get(key)
     if cache is None:
         if len(_caches) >= 8:
             _forget_all()
-        cache = _caches[key] = {}
+        cache = _caches[key] = _Cache()
     return cache
 
 
 def _forget_all() -> None:
     global _cached_bytes  # noqa: PLW0603 - one memory budget for every cache
-    for cache in _caches.values():
-        cache.clear()
+    for cache in _caches.values():  # rewriters at work hold their cache: empty it too
+        cache.sequences.clear()
+        cache.values.clear()
     _caches.clear()
     _cached_bytes = 0
 
 
-def _remember(cache: dict, key: tuple[object, ...], entry: tuple[object, object], size: int) -> None:  # type: ignore[type-arg]
+def _remember(cache: dict[_CacheKey, _Entry], key: _CacheKey, entry: _Entry, size: int) -> None:
     global _cached_bytes  # noqa: PLW0603 - one memory budget for every cache
     if _cached_bytes + size > _CACHE_BUDGET:
         _forget_all()
@@ -270,13 +285,14 @@ class Rewriter:
         if any(elements[index][0] >= elements[index + 1][0] for index in range(len(elements) - 1)):
             elements.sort(key=lambda entry: entry[0])
         out: list[tuple[int, bytes]] = []
+        encoded: bytes | None
         creators: dict[tuple[int, int], str] | None = None
         watch = self.watch if top else frozenset()
         # Only top-level values go into the summary (a nested SOP Instance
         # UID is a reference, not this instance).
         recording, self._recording = self._recording, top
         keep, remove, recurse, shift = Action.KEEP, Action.REMOVE, Action.RECURSE, Action.SHIFT
-        cache = self.cache
+        sequence_cache, value_cache = self.cache.sequences, self.cache.values
         pairs = DATE_TIME_PAIRS if self.seconds is not None else {}
         for tag, item in elements:
             action = actions[tag]
@@ -298,16 +314,16 @@ class Rewriter:
                 if item.__class__ is RawDataElement and 0 < len(item.value or b"") <= _CACHE_VALUE_LIMIT:
                     # Identical sequences (codes, references to the same study) recur
                     # in every file: remember their output with what they removed.
-                    key = (tag, item.VR, item.value, self.identity())
-                    cached = cache.get(key)
-                    if cached is None:
+                    key: _CacheKey = (tag, item.VR, item.value, self.identity())
+                    remembered = sequence_cache.get(key)
+                    if remembered is None:
                         removed = self.private_removed
                         encoded = self._sequence_of(dataset, tag)
-                        cached = (encoded, self.private_removed - removed)
-                        _remember(cache, key, cached, 2 * len(item.value) + 200)
+                        remembered = (encoded, self.private_removed - removed)
+                        _remember(sequence_cache, key, remembered, 2 * len(item.value or b"") + 200)
                     else:
-                        self.private_removed += cached[1]  # type: ignore[operator]
-                    encoded = cached[0]
+                        self.private_removed += remembered[1]
+                    encoded = remembered[0]
                 else:
                     encoded = self._sequence_of(dataset, tag)
                 if encoded is None:
@@ -329,11 +345,11 @@ class Rewriter:
                 else:
                     extra = None
                 key = (tag, item.VR, item.value, extra)
-                cached = cache.get(key)
+                cached = value_cache.get(key)
                 if cached is None:
                     self._last_text = None
                     cached = (self._transform(dataset, tag, item, action), self._last_text)
-                    _remember(cache, key, cached, 2 * len(item.value or b"") + 200)
+                    _remember(value_cache, key, cached, 2 * len(item.value or b"") + 200)
                 encoded, text = cached
                 if encoded is None:
                     continue

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, BinaryIO, Literal, NamedTuple, TypeAlias
+from typing import Any, BinaryIO, Literal, NamedTuple, TypeAlias, TypedDict
 
 import numpy as np
 from PIL import Image
@@ -226,7 +226,7 @@ class FramePixels:
 # --- decoding -------------------------------------------------------------------------------
 
 # Tags read besides the group 0028 Image Pixel/Modality/VOI elements that pydicom always returns.
-_METADATA_TAGS = [
+_METADATA_TAGS: list[int] = [
     Tag(keyword)
     for keyword in (
         "Modality",
@@ -251,6 +251,8 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     EOFError,
     struct.error,
 )
+# Reading a whole file can also fail in the file system.
+_READ_ERRORS: tuple[type[BaseException], ...] = (*_DECODE_ERRORS, OSError)
 
 
 def load_frame(src: Source, frame_index: int = 0, *, use_cache: bool = True) -> FramePixels:
@@ -329,23 +331,24 @@ def _read_whole(src: str | os.PathLike[str] | BinaryIO) -> Dataset | None:
     A file without file meta (old exports) is read with force and gets the transfer syntax
     pydicom inferred while reading it.
     """
-    position = src.tell() if hasattr(src, "tell") else None  # type: ignore[union-attr]
+    stream = None if isinstance(src, (str, os.PathLike)) else src
+    position = stream.tell() if stream is not None else None
     try:
         for force in (False, True):
-            if position is not None:
-                src.seek(0)  # type: ignore[union-attr]
+            if stream is not None:
+                stream.seek(0)
             try:
                 ds = dcmread(src, force=force)
                 break
             except InvalidDicomError:
                 continue
-            except (*_DECODE_ERRORS, OSError):
+            except _READ_ERRORS:
                 return None
         else:
             return None
     finally:
-        if position is not None:
-            src.seek(position)  # type: ignore[union-attr]
+        if stream is not None and position is not None:
+            stream.seek(position)
     file_meta = getattr(ds, "file_meta", None)
     if not getattr(file_meta, "TransferSyntaxUID", None):
         if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
@@ -377,12 +380,22 @@ def _decode_message(ds: Dataset, exc: BaseException) -> str:
     return f"The pixel data ({name}) cannot be decoded: {detail}"
 
 
+class _FrameHeader(TypedDict):
+    """The FramePixels fields every kind of frame takes from the header the same way."""
+
+    frame_index: int
+    number_of_frames: int
+    modality: str
+    transfer_syntax_uid: str
+    spacing: PixelSpacing
+
+
 def _build_frame(arr: np.ndarray, meta: Dataset, index: int) -> FramePixels:
     pi = str(meta.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2").strip().upper()
     if arr.dtype.byteorder not in ("=", "|"):  # big endian transfer syntax
         arr = arr.astype(arr.dtype.newbyteorder("="))
     arr = np.ascontiguousarray(arr)
-    common = {
+    common: _FrameHeader = {
         "frame_index": index,
         "number_of_frames": _number_of_frames(meta),
         "modality": str(meta.get("Modality", "") or ""),

@@ -101,7 +101,7 @@ class PackageZipWriter:
         info = self._info(path, size)
         digest = hashlib.sha256()
         written = 0
-        source: Iterable[bytes] = iter(lambda: chunks.read(CHUNK), b"") if hasattr(chunks, "read") else chunks  # type: ignore[union-attr]
+        source: Iterable[bytes] = iter(lambda: chunks.read(CHUNK), b"") if hasattr(chunks, "read") else chunks
         with self._zip.open(info, mode="w", force_zip64=size is None) as out:
             for chunk in source:
                 if not chunk:

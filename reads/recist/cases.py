@@ -215,7 +215,7 @@ def _compare_value(want: object, got: object, where: str) -> list[str]:
         differences = []
         if len(want) != len(got):
             differences.append(f"{where}: expected {len(want)} entries, got {len(got)}")
-        for i, (w, g) in enumerate(zip(want, got)):
+        for i, (w, g) in enumerate(zip(want, got, strict=False)):  # a length difference is reported above
             differences.extend(_compare_value(w, g, f"{where}[{i}]"))
         return differences
     if _same(want, got):
@@ -259,8 +259,8 @@ def run_cli(path: str, check: bool, stdout: TextIO, stderr: TextIO) -> int:
     """
     try:
         cases = load_cases(path)
-    except ValueError as error:
-        stderr.write(f"error: {error}\n")
+    except ValueError as unreadable:
+        stderr.write(f"error: {unreadable}\n")
         return EXIT_UNREADABLE
     results: list[dict[str, Any]] = []
     failed = False

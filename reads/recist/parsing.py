@@ -83,8 +83,9 @@ def bad_value_issue(
     )
 
 
-def _token(raw: object) -> str | None:
-    return raw.strip().upper() if isinstance(raw, str) else None
+def _token(raw: object) -> str:
+    """A string value stripped and upper-cased; "" for anything else (no choice is empty, so it matches none)."""
+    return raw.strip().upper() if isinstance(raw, str) else ""
 
 
 def parse_target_value(raw: object) -> TargetValue:

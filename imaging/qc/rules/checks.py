@@ -149,7 +149,8 @@ def check_scan_dates(series: Sequence[SeriesInfo], visit: VisitContext) -> list[
                 "so the scan date was not checked against it.",
             )
         )
-    window = {"window_start": start.isoformat() if start else None, "window_end": end.isoformat() if end else None}
+    window_start = start.isoformat() if start else None
+    window_end = end.isoformat() if end else None
     for uid, members, date in _studies(series):
         which = f"The images of this visit ({series_list(members)})"
         numbers = [m.series_number for m in members]
@@ -182,7 +183,8 @@ def check_scan_dates(series: Sequence[SeriesInfo], visit: VisitContext) -> list[
                     scan_date=date.isoformat(),
                     days_outside=outside,
                     series_numbers=numbers,
-                    **window,
+                    window_start=window_start,
+                    window_end=window_end,
                 )
             )
         reported = visit.reported_scan_date
@@ -414,7 +416,6 @@ def check_pixel_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
     view = view_of(series)
     label = series_label(series)
     values = [v for i in view.instances if i.pixel_spacing for v in i.pixel_spacing if v > 0]
-    expected = {"expected_min_mm": low, "expected_max_mm": high}
     if not values:
         return [
             new_finding(
@@ -425,7 +426,8 @@ def check_pixel_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
                 series=series,
                 requirement=requirement,
                 header="PixelSpacing",
-                **expected,
+                expected_min_mm=low,
+                expected_max_mm=high,
             )
         ]
     smallest, largest = min(values), max(values)
@@ -447,7 +449,8 @@ def check_pixel_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
             header="PixelSpacing",
             measured_min_mm=rounded(smallest),
             measured_max_mm=rounded(largest),
-            **expected,
+            expected_min_mm=low,
+            expected_max_mm=high,
         )
     ]
 
@@ -492,54 +495,48 @@ def check_contrast(series: SeriesInfo, requirement: RequirementRules) -> list[Fi
     agents = sorted({i.contrast_agent.strip() for i in view.instances if agent_given(i.contrast_agent)})
     hint = description_contrast_hint(series.description)
     label = series_label(series)
-    details = {"header": "ContrastBolusAgent", "measured": agents, "expected": str(rule), "description_hint": hint}
+
+    def finding(code: Code, message: str) -> list[Finding]:
+        return [
+            new_finding(
+                code,
+                message,
+                series=series,
+                requirement=requirement,
+                header="ContrastBolusAgent",
+                measured=agents,
+                expected=str(rule),
+                description_hint=hint,
+            )
+        ]
+
     if rule == ContrastRule.REQUIRED and not agents:
         if hint:
-            return [
-                new_finding(
-                    Code.CONTRAST_UNCERTAIN,
-                    f"{label}: the description suggests contrast was given, but the images record no contrast agent. "
-                    "A QC analyst will check it; please tell us the agent if you know it.",
-                    series=series,
-                    requirement=requirement,
-                    **details,
-                )
-            ]
-        return [
-            new_finding(
-                Code.CONTRAST_MISSING,
-                f"{label}: the protocol requires contrast for the {requirement_label(requirement)}, but the images "
-                "record no contrast agent. If contrast was given, please tell us which agent; otherwise please send "
-                "the contrast-enhanced series.",
-                series=series,
-                requirement=requirement,
-                **details,
-            )
-        ]
-    if rule == ContrastRule.NOT_ALLOWED and agents:
-        return [
-            new_finding(
-                Code.CONTRAST_NOT_ALLOWED,
-                f"{label}: the protocol requires the {requirement_label(requirement)} without contrast, but the images "
-                f"record the contrast agent {join([repr(a) for a in agents])}. Please send the series acquired "
-                "without contrast, or tell us if the agent was recorded by mistake.",
-                series=series,
-                requirement=requirement,
-                **details,
-            )
-        ]
-    if rule == ContrastRule.NOT_ALLOWED and hint:
-        return [
-            new_finding(
+            return finding(
                 Code.CONTRAST_UNCERTAIN,
-                f"{label}: the protocol requires the {requirement_label(requirement)} without contrast, and the "
-                "description suggests contrast was given, though the images record no agent. A QC analyst will "
-                "check it.",
-                series=series,
-                requirement=requirement,
-                **details,
+                f"{label}: the description suggests contrast was given, but the images record no contrast agent. "
+                "A QC analyst will check it; please tell us the agent if you know it.",
             )
-        ]
+        return finding(
+            Code.CONTRAST_MISSING,
+            f"{label}: the protocol requires contrast for the {requirement_label(requirement)}, but the images "
+            "record no contrast agent. If contrast was given, please tell us which agent; otherwise please send "
+            "the contrast-enhanced series.",
+        )
+    if rule == ContrastRule.NOT_ALLOWED and agents:
+        return finding(
+            Code.CONTRAST_NOT_ALLOWED,
+            f"{label}: the protocol requires the {requirement_label(requirement)} without contrast, but the images "
+            f"record the contrast agent {join([repr(a) for a in agents])}. Please send the series acquired "
+            "without contrast, or tell us if the agent was recorded by mistake.",
+        )
+    if rule == ContrastRule.NOT_ALLOWED and hint:
+        return finding(
+            Code.CONTRAST_UNCERTAIN,
+            f"{label}: the protocol requires the {requirement_label(requirement)} without contrast, and the "
+            "description suggests contrast was given, though the images record no agent. A QC analyst will "
+            "check it.",
+        )
     return []
 
 
@@ -564,7 +561,6 @@ def check_slice_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
         f"image number {first_absent[0]} is absent" if absent == 1
         else f"image numbers {examples(list(first_absent), absent)} are absent"
     )
-    common = {"series": series, "requirement": requirement}
     findings: list[Finding] = []
     if not geometry.complete:
         unplaced = geometry.frames - geometry.positioned
@@ -580,7 +576,8 @@ def check_slice_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
                 header="ImagePositionPatient/ImageOrientationPatient",
                 images_without_position=unplaced,
                 images=geometry.frames,
-                **common,
+                series=series,
+                requirement=requirement,
             )
         )
         if absent:
@@ -592,7 +589,8 @@ def check_slice_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
                     header="InstanceNumber",
                     missing=absent,
                     missing_instance_numbers=list(first_absent),
-                    **common,
+                    series=series,
+                    requirement=requirement,
                 )
             )
         return findings
@@ -623,7 +621,8 @@ def check_slice_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
                 gaps=[{"from_mm": rounded(g.start_mm), "to_mm": rounded(g.end_mm), "missing": g.missing} for g in geometry.gaps],
                 expected_spacing_mm=rounded(spacing),
                 missing_instance_numbers=list(first_absent),
-                **common,
+                series=series,
+                requirement=requirement,
             )
         )
     elif absent:
@@ -635,7 +634,8 @@ def check_slice_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
                 header="InstanceNumber",
                 missing=absent,
                 missing_instance_numbers=list(first_absent),
-                **common,
+                series=series,
+                requirement=requirement,
             )
         )
     if geometry.irregular and spacing:
@@ -651,7 +651,8 @@ def check_slice_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
                 expected_spacing_mm=rounded(spacing),
                 tolerance=tolerance,
                 irregular=[{"from_mm": rounded(i.start_mm), "to_mm": rounded(i.end_mm)} for i in geometry.irregular[:50]],
-                **common,
+                series=series,
+                requirement=requirement,
             )
         )
     if geometry.crowded_locations:
@@ -664,7 +665,8 @@ def check_slice_spacing(series: SeriesInfo, requirement: RequirementRules) -> li
                 header="ImagePositionPatient",
                 crowded_positions=geometry.crowded_locations,
                 images_per_position=geometry.images_per_location,
-                **common,
+                series=series,
+                requirement=requirement,
             )
         )
     return findings
