@@ -180,6 +180,11 @@ def _browser_missing_reason() -> str | None:
     return None
 
 
+# How long a browser step, and an auto-waiting assertion (`expect(...)`), waits before failing.
+# Generous because the suite runs on 2 busy cores; a passing assertion returns as soon as it holds.
+BROWSER_TIMEOUT_MS = 15000
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     reason = _browser_missing_reason()
@@ -187,8 +192,9 @@ def browser() -> Iterator[Any]:
         if os.environ.get("ICTMS_REQUIRE_BROWSER") == "1":
             pytest.fail(f"browser tests are required here but: {reason}")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -202,7 +208,7 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live_server.url)
                   or route.request.url.startswith("data:") or route.request.url.startswith("blob:") else route.abort())
     page = context.new_page()
-    page.set_default_timeout(15000)
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
     yield page
     context.close()
 
@@ -233,7 +239,11 @@ class WorkerProcess:
         import subprocess
         import sys
 
+<<<<<<< HEAD
         log = open(self.log_path, "ab")  # noqa: SIM115  (the worker writes to it until stop() closes it)
+=======
+        log = open(self.log_path, "ab")  # noqa: SIM115 (the worker writes to it for as long as it lives)
+>>>>>>> routes
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ictms", "worker", "--pool=prefork", "--concurrency=2",
              "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.env["CELERY_QUEUE"]],
@@ -256,7 +266,11 @@ class WorkerProcess:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
+<<<<<<< HEAD
             except Exception:
+=======
+            except Exception:  # a stuck worker is killed
+>>>>>>> routes
                 self.kill()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from imaging.models import Query, Series, Submission
 from tests.conftest import browser_login
@@ -36,15 +37,14 @@ def test_qc_fails_a_series_the_site_reuploads_and_qc_accepts_the_visit(page, wor
     browser_login(page, "qc_a")
     page.goto("/t/TRIAL-A/")
     row = page.locator(f'#queue tr[data-visit="{visit.pk}"]')
-    assert "101-001" in row.inner_text()
+    expect(row).to_contain_text("101-001")
     row.locator("a", has_text="Review").click()
-    page.wait_for_selector(f"#series-{thick.pk}")
     card = page.locator(f"#series-{thick.pk}")
-    assert "flag-blocking" in card.locator('tr[data-param="Slice thickness"]').get_attribute("class")
-    assert card.locator(".thumbs img").count() >= 2
+    expect(card.locator('tr[data-param="Slice thickness"]')).to_have_class(re.compile(r"\bflag-blocking\b"))
+    expect(card.locator(".thumbs img").nth(1)).to_be_attached()  # at least two thumbnails
     page.wait_for_function(f"Array.from(document.querySelectorAll('#series-{thick.pk} .thumbs img'))"
                            ".every(i => i.complete && i.naturalWidth > 0)")
-    assert page.locator("#accept-visit").is_disabled()
+    expect(page.locator("#accept-visit")).to_be_disabled()
 
     # Fail the series with a reason, then ask the site for the thin reconstruction.
     prefix = f"s{thick.pk}"
@@ -52,23 +52,23 @@ def test_qc_fails_a_series_the_site_reuploads_and_qc_accepts_the_visit(page, wor
     page.select_option(f"#id_{prefix}-reason", "protocol_deviation")
     page.fill(f"#id_{prefix}-comment", "7 mm slices; please send the 2.5 mm reconstruction.")
     card.locator("button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
-    assert page.locator(f"#series-{thick.pk} .qc-status").get_attribute("data-status") == "failed"
+    expect(page.locator(f"#series-{thick.pk} .qc-status")).to_have_attribute("data-status", "failed")
     page.locator(f"#series-{thick.pk} button.ask-site").click()
-    assert page.input_value("#id_q-series") == str(thick.pk)
-    assert page.input_value("#id_q-message") == "7 mm slices; please send the 2.5 mm reconstruction."
+    # The button's script fills the query form.
+    expect(page.locator("#id_q-series")).to_have_value(str(thick.pk))
+    expect(page.locator("#id_q-message")).to_have_value("7 mm slices; please send the 2.5 mm reconstruction.")
     page.select_option("#id_q-category", "acquisition")
     page.fill("#id_q-subject", "Thin-slice reconstruction needed")
-    page.locator("#raise-form button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():  # the form posts, then the page comes back with the new query
+        page.locator("#raise-form button[type=submit]").click()
     manual = Query.objects.get(visit=visit, is_automatic=False)
     assert manual.series == thick and manual.requests_reupload
-    assert page.locator(f'#visit-queries a[href="/t/TRIAL-A/queries/{manual.pk}/"]').count() == 2
+    expect(page.locator(f'#visit-queries a[href="/t/TRIAL-A/queries/{manual.pk}/"]')).to_have_count(2)
 
     # The site sees both queries on its home page, re-uploads, and answers attaching the upload.
     switch_user(page, "coord_101")
     page.goto("/t/TRIAL-A/participants/")
-    assert page.locator("#queries-to-answer tr[data-query]").count() == 2
+    expect(page.locator("#queries-to-answer tr[data-query]")).to_have_count(2)
     upload_all(site_api, visit.pk, qc_series(thickness=2.5, description="CHEST 2.5mm", series_number=4, seed=7,
                                                    study_uid=STUDY_UID))
     reupload = Submission.objects.filter(visit=visit).order_by("-id").first()
@@ -76,43 +76,39 @@ def test_qc_fails_a_series_the_site_reuploads_and_qc_accepts_the_visit(page, wor
     assert automatic.state == "answered"  # fixed by the re-upload: answered, never resolved automatically
     assert Query.objects.filter(visit=visit).count() == 2
     page.reload()
-    assert page.locator("#queries-to-answer tr[data-query]").count() == 1
+    expect(page.locator("#queries-to-answer tr[data-query]")).to_have_count(1)
     page.locator(f'#queries-to-answer a[href="/t/TRIAL-A/queries/{manual.pk}/"]').first.click()
     page.select_option("select[name=submission]", str(reupload.pk))
     page.fill("#id_message", "Thin reconstruction sent.")
     page.click("button[value=answer]")
-    page.wait_for_load_state("networkidle")
-    assert page.inner_text("#query-state") == "Answered"
-    assert f"submission {reupload.pk}" in page.inner_text("#thread")
-    assert page.locator("button[value=resolve]").count() == 0  # a site cannot resolve
+    expect(page.locator("#query-state")).to_have_text("Answered")
+    expect(page.locator("#thread")).to_contain_text(f"submission {reupload.pk}")
+    expect(page.locator("button[value=resolve]")).to_have_count(0)  # a site cannot resolve
 
     # The analyst resolves both queries, passes the new series and accepts the visit.
     switch_user(page, "qc_a")
     page.goto("/t/TRIAL-A/queries/?state=answered")
-    assert page.locator("#queries tbody tr[data-query]").count() == 2
+    expect(page.locator("#queries tbody tr[data-query]")).to_have_count(2)
     for query in (manual, automatic):
         page.goto(f"/t/TRIAL-A/queries/{query.pk}/")
         page.fill("#id_message", "Received the 2.5 mm series, thank you.")
         page.click("button[value=resolve]")
-        page.wait_for_load_state("networkidle")
-        assert page.inner_text("#query-state") == "Resolved"
+        expect(page.locator("#query-state")).to_have_text("Resolved")
     thin = Series.objects.get(study__visit=visit, series_number=4)
     page.goto(f"/t/TRIAL-A/qc/visits/{visit.pk}/")
     card = page.locator(f"#series-{thin.pk}")
     card.locator(f'input[name="s{thin.pk}-status"][value="passed"]').check()
     page.select_option(f"#id_s{thin.pk}-reason", "meets_protocol")
     card.locator("button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
-    assert page.locator("#acceptance-ready").is_visible()
+    expect(page.locator("#acceptance-ready")).to_be_visible()
     page.fill("#id_a-comment", "Complete after re-upload.")
     page.click("#accept-visit")
-    page.wait_for_load_state("networkidle")
-    assert "QC accepted this visit" in page.inner_text("#acceptance")
+    expect(page.locator("#acceptance")).to_contain_text("QC accepted this visit")
     assert Visit.objects.get(pk=visit.pk).state == "accepted"
 
     # Accepted visits change colour on the visit grid.
     page.goto("/t/TRIAL-A/visits/")
     cell = page.locator(f'#visit-grid td.cell:has(a.cell-link[href="/t/TRIAL-A/visits/{visit.pk}/"])')
-    assert cell.get_attribute("data-status") == "accepted"
-    assert cell.evaluate("el => getComputedStyle(el).backgroundColor") == ACCEPTED_GREEN
-    assert re.search(r"Accepted", cell.inner_text())
+    expect(cell).to_have_attribute("data-status", "accepted")
+    expect(cell).to_have_css("background-color", ACCEPTED_GREEN)
+    expect(cell).to_contain_text("Accepted")

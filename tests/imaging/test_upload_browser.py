@@ -1,7 +1,10 @@
 """Browser journey: a site coordinator uploads a folder and sees what happened to each file."""
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from imaging.models import Instance, Submission
 from tests.conftest import browser_login
@@ -34,32 +37,28 @@ def test_coordinator_uploads_a_folder_with_progress_and_per_file_results(page, w
     page.wait_for_selector("#dropzone")
 
     page.set_input_files("#pick-folder", str(make_cd(tmp_path)))
-    page.wait_for_function("document.querySelectorAll('#files tbody tr').length === 5")
-    page.wait_for_function(
-        "Array.from(document.querySelectorAll('#files tbody tr')).every(r => "
-        "['deidentified','rejected','duplicate','skipped'].includes(r.dataset.status))", timeout=30000)
-    rows = page.locator("#files tbody tr")
-    statuses = sorted(rows.nth(i).get_attribute("data-status") for i in range(5))
-    assert statuses == ["deidentified"] * 4 + ["rejected"]
+    expect(page.locator("#files tbody tr")).to_have_count(5)
+    expect(page.locator("#files tbody tr[data-status=deidentified]")).to_have_count(4, timeout=30000)
     rejected = page.locator("#files tbody tr[data-status=rejected]")
-    assert "not a DICOM file" in rejected.inner_text()
+    expect(rejected).to_have_count(1)
+    expect(rejected).to_contain_text("not a DICOM file")
     # The browser shows the real file name; the server only keeps a scrubbed one.
-    assert "README.TXT" in rejected.inner_text()
-    assert page.locator("#overall-bar").evaluate("el => parseFloat(el.style.width)") == 100
+    expect(rejected).to_contain_text("README.TXT")
+    expect(page.locator("#overall-bar")).to_have_attribute("style", re.compile(r"width:\s*100(\.0+)?%"))
 
     page.click("#finish")
-    page.wait_for_function("document.getElementById('submission-state').textContent === 'Done'", timeout=30000)
+    expect(page.locator("#submission-state")).to_have_text("Done", timeout=30000)
     assert Instance.objects.count() == 4
     submission = Submission.objects.get()
     assert submission.state == "done" and submission.comment == "CT CAP baseline"
     assert Visit.objects.get(pk=visit.pk).state == "received"
 
     page.goto(f"/t/TRIAL-A/visits/{visit.pk}/")
-    assert "CHEST ABDOMEN" in page.locator("#series").inner_text()
-    assert "Done" in page.locator("#submissions").inner_text()
+    expect(page.locator("#series")).to_contain_text("CHEST ABDOMEN")
+    expect(page.locator("#submissions")).to_contain_text("Done")
 
 
-def test_an_interrupted_upload_resumes_after_a_reload(page, world, tmp_path):
+def test_an_interrupted_upload_resumes_after_a_reload(page, world, tmp_path, settings):
     visit = f.visit(world.participant, "BL")
     browser_login(page, "coord_101")
     page.goto(f"/t/TRIAL-A/visits/{visit.pk}/submit/")
@@ -77,22 +76,21 @@ def test_an_interrupted_upload_resumes_after_a_reload(page, world, tmp_path):
         else:
             route.continue_()
 
-    from django.conf import settings
-
     from imaging.models import SubmissionFile
 
-    settings.UPLOAD_CHUNK_MB = 0  # keep the server's chunk size small...
+    settings.UPLOAD_CHUNK_MB = 0  # keep the server's chunk size small (pytest-django's fixture restores it)...
     page.evaluate("document.getElementById('uploader').dataset.chunk = '65536'")
     page.route("**/uploads/*/", flaky)
     page.set_input_files("#pick-files", str(big))
-    page.wait_for_function("document.querySelector('#files tbody tr') && document.querySelector('#files tbody tr').dataset.status === 'retrying'", timeout=20000)
+    expect(page.locator("#files tbody tr").first).to_have_attribute("data-status", "retrying", timeout=20000)
     page.unroute("**/uploads/*/")
     page.reload()
+    # The page lists the unfinished upload once its script has asked the server.
     row = page.locator("#files tbody tr").first
-    assert row.get_attribute("data-status") == "interrupted"
+    expect(row).to_have_attribute("data-status", "interrupted")
     received_before = SubmissionFile.objects.get().received_bytes
     assert 0 < received_before < big.stat().st_size
     page.set_input_files("#pick-files", str(big))
-    page.wait_for_function("document.querySelector('#files tbody tr').dataset.status === 'deidentified'", timeout=30000)
-    assert page.locator("#files tbody tr").count() == 1
+    expect(page.locator("#files tbody tr").first).to_have_attribute("data-status", "deidentified", timeout=30000)
+    expect(page.locator("#files tbody tr")).to_have_count(1)
     assert Instance.objects.count() == 1

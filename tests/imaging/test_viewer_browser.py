@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from imaging.models import Measurement
 from tests.conftest import browser_login
@@ -38,6 +39,15 @@ def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:
     page.mouse.up()
 
 
+def wait_values(page, selector: str, expected: float, tolerance: float, n: int) -> None:
+    """Wait until the elements at `selector` show `n` values in mm, each within `tolerance` of `expected`."""
+    page.wait_for_function(
+        "([sel, expected, tol, n]) => { const values = Array.from(document.querySelectorAll(sel))"
+        ".flatMap(el => Array.from(el.textContent.matchAll(/([\\d.]+) mm/g), m => parseFloat(m[1])));"
+        " return values.length === n && values.every(v => Math.abs(v - expected) <= tol); }",
+        arg=[selector, expected, tolerance, n])
+
+
 def mm_values(text: str) -> list[float]:
     return [float(v) for v in re.findall(r"([\d.]+) mm", text)]
 
@@ -50,9 +60,9 @@ def test_qc_scrolls_changes_the_preset_measures_and_sees_the_caliper_after_reloa
     page.goto(f"/t/TRIAL-A/viewer/visits/{v.pk}/")
     wait_loaded(page)
     port = page.locator('.vw-port[data-port="0"]')
-    assert port.get_attribute("data-count") == "20"
-    assert port.get_attribute("data-index") == "9"
-    assert page.locator(".vw-series-item").count() == 2
+    expect(port).to_have_attribute("data-count", "20")
+    expect(port).to_have_attribute("data-index", "9")
+    expect(page.locator(".vw-series-item")).to_have_count(2)
 
     # Scroll with the keyboard and the wheel; the overlay follows.
     page.locator(".vw-stage").first.click()
@@ -63,7 +73,7 @@ def test_qc_scrolls_changes_the_preset_measures_and_sees_the_caliper_after_reloa
     page.mouse.wheel(0, 120)
     page.wait_for_function("document.querySelector('.vw-port').dataset.index === '13'")
     wait_loaded(page)
-    assert "Slice 14/20" in page.locator(".vw-overlay.bl").first.inner_text()
+    expect(page.locator(".vw-overlay.bl").first).to_contain_text("Slice 14/20")
 
     # Once the series is prefetched, scrolling through all of it never asks the server.
     page.wait_for_function("window.ictmsViewer.cache.stats.fetched >= 20", timeout=30000)
@@ -79,8 +89,8 @@ def test_qc_scrolls_changes_the_preset_measures_and_sees_the_caliper_after_reloa
     # A preset is rendered by the server at that window.
     page.select_option("#preset", "lung")
     page.wait_for_function("document.querySelector('.vw-port').dataset.loaded.includes('preset=lung')")
-    assert port.get_attribute("data-window") == "-600,1500"
-    assert "W 1500 L -600" in page.locator(".vw-overlay.br").first.inner_text()
+    expect(port).to_have_attribute("data-window", "-600,1500")
+    expect(page.locator(".vw-overlay.br").first).to_contain_text("W 1500 L -600")
 
     # Measure the 40 mm disk with the caliper.
     page.click(f'.vw-series-item[data-series="{disk.pk}"]')
@@ -89,7 +99,7 @@ def test_qc_scrolls_changes_the_preset_measures_and_sees_the_caliper_after_reloa
     page.click("[data-tool=line]")
     drag(page, client_xy(page, DISK_LEFT, DISK_CENTRE), client_xy(page, DISK_RIGHT, DISK_CENTRE))
     item = page.locator("#measurement-list li[data-measurement]")
-    item.wait_for()
+    expect(item.locator(".m-value")).to_have_text(re.compile(r"[\d.]+ mm"))
     shown = mm_values(item.locator(".m-value").inner_text())[0]
     assert abs(shown - DISK_DIAMETER_MM) <= DISK_SPACING_MM  # within one pixel
     saved = Measurement.objects.get()
@@ -103,8 +113,9 @@ def test_qc_scrolls_changes_the_preset_measures_and_sees_the_caliper_after_reloa
     page.click(f'.vw-series-item[data-series="{disk.pk}"]')
     page.wait_for_function(f"document.querySelector('.vw-port').dataset.series === '{disk.pk}'")
     item = page.locator(f'#measurement-list li[data-measurement="{saved.pk}"]')
-    item.wait_for()
+    expect(item.locator(".m-value")).to_have_text(re.compile(r"[\d.]+ mm"))
     assert mm_values(item.locator(".m-value").inner_text())[0] == pytest.approx(float(saved.length_mm), abs=0.05)
+    page.wait_for_function("window.ictmsViewer.viewer.ports[0].visibleMeasurements().length > 0")
     drawn = page.evaluate("window.ictmsViewer.viewer.ports[0].visibleMeasurements().map(m => m.id)")
     assert drawn == [saved.pk]
 
@@ -114,8 +125,9 @@ def test_qc_scrolls_changes_the_preset_measures_and_sees_the_caliper_after_reloa
                            ".textContent.startsWith('40')")
     saved.refresh_from_db()
     assert abs(float(saved.length_mm) - DISK_DIAMETER_MM / 2) <= DISK_SPACING_MM
-    item.locator(".m-delete").click()
-    item.wait_for(state="detached")
+    with page.expect_response(lambda r: r.request.method == "DELETE" and f"/api/measurements/{saved.pk}/" in r.url):
+        item.locator(".m-delete").click()
+    expect(item).to_have_count(0)
     saved.refresh_from_db()
     assert saved.is_deleted
 
@@ -149,8 +161,7 @@ def test_the_bidirectional_tool_measures_long_and_perpendicular_short_axis(page,
     assert abs(float(m.short_axis_mm) - DISK_DIAMETER_MM) <= DISK_SPACING_MM
     (ax, ay), (bx, by), (cx, cy), (dx, dy) = m.points
     assert abs((bx - ax) * (dx - cx) + (by - ay) * (dy - cy)) < 1e-3 * 80 * 80  # perpendicular
-    values = mm_values(page.locator("#measurement-list .m-value").inner_text())
-    assert len(values) == 2 and all(abs(val - DISK_DIAMETER_MM) <= DISK_SPACING_MM for val in values)
+    wait_values(page, "#measurement-list .m-value", DISK_DIAMETER_MM, DISK_SPACING_MM, 2)
 
 
 def test_compare_mode_shows_baseline_and_follow_up_with_synced_scrolling(page, world):
@@ -163,17 +174,18 @@ def test_compare_mode_shows_baseline_and_follow_up_with_synced_scrolling(page, w
     wait_loaded(page, 0)
     wait_loaded(page, 1)
     left, right = page.locator('.vw-port[data-port="0"]'), page.locator('.vw-port[data-port="1"]')
-    assert left.get_attribute("data-series") == str(baseline.pk)
-    assert right.get_attribute("data-series") == str(follow_up.pk)
-    assert "BL Baseline" in left.locator(".vw-overlay.tl").inner_text()
-    assert "W8 Week 8" in right.locator(".vw-overlay.tl").inner_text()
-    assert (left.get_attribute("data-index"), right.get_attribute("data-index")) == ("9", "4")  # z 22.5 and 20
+    expect(left).to_have_attribute("data-series", str(baseline.pk))
+    expect(right).to_have_attribute("data-series", str(follow_up.pk))
+    expect(left.locator(".vw-overlay.tl")).to_contain_text("BL Baseline")
+    expect(right.locator(".vw-overlay.tl")).to_contain_text("W8 Week 8")
+    expect(left).to_have_attribute("data-index", "9")  # z 22.5
+    expect(right).to_have_attribute("data-index", "4")  # z 20
 
     # Without sync, scrolling one side leaves the other alone.
     left.locator(".vw-stage").click()
     page.keyboard.press("ArrowDown")
     page.wait_for_function("document.querySelector('.vw-port[data-port=\"0\"]').dataset.index === '10'")
-    assert right.get_attribute("data-index") == "4"
+    expect(right).to_have_attribute("data-index", "4")
 
     # With sync, the right side follows by slice position: 4 slices of 2.5 mm on the left are
     # 10 mm, two 5 mm slices on the right.
@@ -186,4 +198,4 @@ def test_compare_mode_shows_baseline_and_follow_up_with_synced_scrolling(page, w
 
     # Turning compare off leaves one viewport.
     page.uncheck("#compare")
-    assert page.locator(".vw-port").count() == 1
+    expect(page.locator(".vw-port")).to_have_count(1)
