@@ -1,7 +1,7 @@
 """Imaging test data: de-identified-looking DICOM written to storage plus their Study/Series/Instance rows.
 
 Until the upload pipeline creates these rows, tests build them here directly: `make_series`
-generates the files (imaging.synthetic's phantom, or datasets the test passes), stores them at
+generates the files (ictms.phantom's phantom, or datasets the test passes), stores them at
 `imaging.archive.storage.instance_storage_key(...)` and creates the rows with the header values the
 pipeline records. The signature of `make_series` is kept stable for other tests to reuse.
 """
@@ -82,7 +82,7 @@ def make_series(
 ) -> Series:
     """A series of `n` instances in the visit's study, stored and recorded as the pipeline would.
 
-    Without `datasets`, slices come from imaging.synthetic's body phantom (with `lesions` of known
+    Without `datasets`, slices come from ictms.phantom's body phantom (with `lesions` of known
     size) at `spacing` mm per pixel (None: no spacing element at all; `spacing_source`
     "ImagerPixelSpacing" writes that element instead of PixelSpacing), `slice_spacing` mm apart,
     in `photometric` (MONOCHROME1/2, RGB, YBR_FULL) and encoded in `transfer_syntax` (native,
