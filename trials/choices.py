@@ -64,6 +64,7 @@ class VisitState(models.TextChoices):
 
 
 # New images move a visit (back) to received; received -> received is a further upload before QC.
+# A visit that has been read is final: it takes no new images (bug B2 of issue #9).
 VISIT_MACHINE = StateMachine.build(
     name="visit", field="state", choices=VisitState, audit_action="visit.state_change",
     transitions={

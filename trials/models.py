@@ -311,12 +311,17 @@ class Visit(models.Model):
     def takes_images(self) -> bool:
         """May new images be submitted for this visit (the trial's own lock is checked apart)?
 
-        Until QC accepts it, yes; once accepted, only while a query asks for a re-upload.
+        Until QC accepts it, yes; once accepted, only while a query asks for a re-upload; once
+        read, never: the reads were made on the images as they were (bug B2 of issue #9).
         """
-        return self.state not in (VisitState.ACCEPTED, VisitState.READ) or self.reupload_requested
+        if self.state == VisitState.READ:
+            return False
+        return self.state != VisitState.ACCEPTED or self.reupload_requested
 
     def images_refused_reason(self) -> str:
         """Why `takes_images` is false, in the words shown to the site ("" when it is true)."""
+        if self.state == VisitState.READ:
+            return "This visit has been read: it takes no new images."
         if not self.takes_images:
             return ("The images of this visit were already accepted by QC. Send new images only when QC asks for a "
                     "re-upload through a query.")

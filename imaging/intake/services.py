@@ -54,6 +54,7 @@ from trials.services import require_site_perm, visit_transition
 log = logging.getLogger(__name__)
 
 PENDING = (FileStatus.UPLOADING, FileStatus.RECEIVED)
+VISIT_READ_REASON = "the visit has been read since this file was sent: it takes no new images"
 BATCH = 25  # files per processing task
 
 
@@ -152,7 +153,13 @@ def submission_finish_if_processed(*, submission_id: int) -> Submission:
 
 
 def _visit_received(submission: Submission) -> None:
-    """New images move the visit (back) to received, so QC looks at it again."""
+    """New images move the visit (back) to received, so QC looks at it again.
+
+    A visit that stopped taking images while the files were processed (accepted with no
+    re-upload asked for any more, or read) keeps its state: finishing the submission must not
+    fail, or it would stay processing for ever (bug B2 of issue #9). `_record_batch` already
+    refuses the files of a read visit, so normally nothing new arrives for one.
+    """
     visit = Visit.objects.select_for_update().get(pk=submission.visit_id)
     if not visit.takes_images:
         return
@@ -507,6 +514,8 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
         transaction.on_commit(lambda: _discard_unused(set(keys.values()) - used))
         locked_submission = Submission.objects.select_for_update().get(pk=submission.pk)
         participant = Participant.objects.select_for_update().get(pk=visit.participant_id)
+        # Locked too: a visit that was read while these files were on their way takes none of them.
+        read = Visit.objects.select_for_update().values_list("state", flat=True).get(pk=visit.pk) == VisitState.READ
         locked_files = {row.pk: row for row in SubmissionFile.objects.select_for_update(of=("self",)).select_related(
             "submission__visit__participant").filter(pk__in=[f.pk for f, _r, _o in batch])}
         studies: dict[str, Study] = {}
@@ -517,6 +526,9 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
             f = locked_files[unlocked.pk]
             if f.status != FileStatus.RECEIVED:
                 continue  # recorded by an earlier delivery of this task
+            if read:
+                _finish_file(f, FileStatus.REJECTED, VISIT_READ_REASON, audit=events, deferred=finished)
+                continue
             problem = _patient_problem(locked_submission, participant, result.original_patient_key)
             if problem:
                 _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
