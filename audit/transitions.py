@@ -25,15 +25,20 @@ def transition(
     trial: Any,
     reason: str = "",
     fields: Mapping[str, Any] | None = None,
+    bookkeeping: Mapping[str, Any] | None = None,
     data: Mapping[str, Any] | None = None,
     action: str | None = None,
     audit: bool = True,
+    clean: bool = False,
 ) -> models.Model:
     """Move `obj` to `target` under `machine`; set `fields` with it; audit it. Raises InvalidTransition.
 
     `action` overrides the machine's audit action for moves with a business name of their own
     (e.g. "read_task.sign" rather than "read_task.state_change"). `audit=False` is for callers
     that record many moves with one `audit_record_many` call (batches of files).
+    `bookkeeping` fields are saved with the move but left out of the audit changes: timestamps
+    and who-did-it columns that the audit event records anyway (its time and actor).
+    `clean=True` runs the model's validation first, for moves that carry user-supplied values.
     """
     current = getattr(obj, machine.field)
     machine.ensure(current, target)
@@ -44,8 +49,12 @@ def transition(
         setattr(obj, name, value)
         if jsonable(before) != jsonable(value):
             changes[name] = [before, value]
+    for name, value in (bookkeeping or {}).items():
+        setattr(obj, name, value)
+    if clean:
+        obj.full_clean()
     stamp(obj, actor, reason)
-    update_fields = [machine.field, *(fields or {})]
+    update_fields = [machine.field, *(fields or {}), *(bookkeeping or {})]
     obj.save(update_fields=update_fields)
     if audit:
         audit_record(

@@ -1,5 +1,7 @@
-"""Choices and state-transition tables of the imaging app."""
+"""Choices and state machines of the imaging app (one StateMachine per stored state field)."""
 from django.db import models
+
+from ictms.lib.states import StateMachine
 
 
 class SubmissionState(models.TextChoices):
@@ -9,12 +11,15 @@ class SubmissionState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-SUBMISSION_TRANSITIONS = {
-    SubmissionState.RECEIVING: {SubmissionState.PROCESSING, SubmissionState.FAILED},
-    SubmissionState.PROCESSING: {SubmissionState.DONE, SubmissionState.FAILED},
-    SubmissionState.DONE: set(),
-    SubmissionState.FAILED: set(),
-}
+# Completing moves receiving -> processing; the last processed file ends it done (something
+# usable arrived) or failed. The completing and finishing moves have audit names of their own.
+SUBMISSION_MACHINE = StateMachine.build(
+    name="submission", field="state", choices=SubmissionState, audit_action="submission.state_change",
+    transitions={
+        SubmissionState.RECEIVING: {SubmissionState.PROCESSING},
+        SubmissionState.PROCESSING: {SubmissionState.DONE, SubmissionState.FAILED},
+    },
+)
 
 
 class FileStatus(models.TextChoices):
@@ -27,8 +32,19 @@ class FileStatus(models.TextChoices):
     EXPANDED = "expanded", "Archive unpacked"
 
 
+# A resumable upload or an archive member starts uploading; a whole file (or the last chunk)
+# makes it received. Refusals can come before receipt (too large, empty, unfinished, an
+# operating-system file in an archive); processing gives every received file its outcome.
+FILE_MACHINE = StateMachine.build(
+    name="submission_file", field="status", choices=FileStatus, audit_action="submission_file.status_change",
+    transitions={
+        FileStatus.UPLOADING: {FileStatus.RECEIVED, FileStatus.REJECTED, FileStatus.SKIPPED},
+        FileStatus.RECEIVED: {FileStatus.DEIDENTIFIED, FileStatus.DUPLICATE, FileStatus.REJECTED, FileStatus.SKIPPED,
+                              FileStatus.EXPANDED},
+    },
+)
 # A file in one of these states will not change again.
-FILE_FINAL = {FileStatus.DEIDENTIFIED, FileStatus.DUPLICATE, FileStatus.REJECTED, FileStatus.SKIPPED, FileStatus.EXPANDED}
+FILE_FINAL = frozenset(FileStatus(s) for s in FILE_MACHINE.states if FILE_MACHINE.is_terminal(s))
 
 
 class MeasurementKind(models.TextChoices):
@@ -40,6 +56,18 @@ class QcStatus(models.TextChoices):
     PENDING = "pending", "Pending review"
     PASSED = "passed", "Passed"
     FAILED = "failed", "Failed"
+
+
+# A QC analyst may decide a series again (another outcome, reason or comment) until the visit
+# is accepted; nothing goes back to pending.
+SERIES_QC_MACHINE = StateMachine.build(
+    name="series_qc", field="qc_status", choices=QcStatus, audit_action="series.qc_decide",
+    transitions={
+        QcStatus.PENDING: {QcStatus.PASSED, QcStatus.FAILED},
+        QcStatus.PASSED: {QcStatus.PASSED, QcStatus.FAILED},
+        QcStatus.FAILED: {QcStatus.PASSED, QcStatus.FAILED},
+    },
+)
 
 
 class QcReason(models.TextChoices):
@@ -69,13 +97,15 @@ class QueryState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-# design.md: open -> answered -> resolved, answered -> open (reopen), open -> cancelled.
-QUERY_TRANSITIONS = {
-    QueryState.OPEN: {QueryState.ANSWERED, QueryState.CANCELLED},
-    QueryState.ANSWERED: {QueryState.RESOLVED, QueryState.OPEN},
-    QueryState.RESOLVED: set(),
-    QueryState.CANCELLED: set(),
-}
+# design.md: open -> answered -> resolved, answered -> open (reopen), open -> cancelled. Each
+# move is audited under the name of its action ("query.answer", "query.reopen", ...).
+QUERY_MACHINE = StateMachine.build(
+    name="query", field="state", choices=QueryState, audit_action="query.state_change",
+    transitions={
+        QueryState.OPEN: {QueryState.ANSWERED, QueryState.CANCELLED},
+        QueryState.ANSWERED: {QueryState.RESOLVED, QueryState.OPEN},
+    },
+)
 QUERY_ACTIVE = {QueryState.OPEN, QueryState.ANSWERED}
 
 # Query age buckets (days), shared by the filters, the API and the dashboard.

@@ -13,6 +13,10 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from imaging.choices import (
+    FILE_MACHINE,
+    QUERY_MACHINE,
+    SERIES_QC_MACHINE,
+    SUBMISSION_MACHINE,
     FileStatus,
     MeasurementKind,
     QcReason,
@@ -41,7 +45,7 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["-opened_at"]
-        constraints = [models.CheckConstraint(condition=Q(state__in=SubmissionState.values), name="submission_state_valid")]
+        constraints = [SUBMISSION_MACHINE.check_constraint()]
 
     def __str__(self) -> str:
         return f"Submission {self.pk}"
@@ -73,7 +77,7 @@ class SubmissionFile(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["submission", "client_key"], condition=~Q(client_key=""), name="one_upload_per_client_key"),
             models.UniqueConstraint(fields=["parent", "ordinal"], condition=Q(parent__isnull=False), name="one_row_per_archive_member"),
-            models.CheckConstraint(condition=Q(status__in=FileStatus.values), name="submission_file_status_valid"),
+            FILE_MACHINE.check_constraint(),
         ]
         indexes = [models.Index(fields=["submission", "status"])]
 
@@ -121,6 +125,7 @@ class Series(models.Model):
     class Meta:
         ordering = ["study", "series_number", "id"]
         verbose_name_plural = "series"
+        constraints = [SERIES_QC_MACHINE.check_constraint(name="series_qc_status_valid")]
 
     def __str__(self) -> str:
         number = f"{self.series_number} " if self.series_number is not None else ""
@@ -234,7 +239,7 @@ class Query(models.Model):
         verbose_name_plural = "queries"
         indexes = [models.Index(fields=["state", "created_at"])]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=QueryState.values), name="query_state_valid"),
+            QUERY_MACHINE.check_constraint(),
             models.CheckConstraint(condition=Q(category__in=QueryCategory.values), name="query_category_valid"),
         ]
 

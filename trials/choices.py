@@ -1,5 +1,7 @@
-"""Choices and state-transition tables of the trials app."""
+"""Choices and state machines of the trials app (one StateMachine per stored state field)."""
 from django.db import models
+
+from ictms.lib.states import StateMachine
 
 
 class TrialStatus(models.TextChoices):
@@ -9,12 +11,14 @@ class TrialStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-TRIAL_TRANSITIONS = {
-    TrialStatus.SETUP: {TrialStatus.ACTIVE},
-    TrialStatus.ACTIVE: {TrialStatus.LOCKED},
-    TrialStatus.LOCKED: {TrialStatus.ACTIVE, TrialStatus.CLOSED},
-    TrialStatus.CLOSED: set(),
-}
+TRIAL_MACHINE = StateMachine.build(
+    name="trial", field="status", choices=TrialStatus, audit_action="trial.status_change",
+    transitions={
+        TrialStatus.SETUP: {TrialStatus.ACTIVE},
+        TrialStatus.ACTIVE: {TrialStatus.LOCKED},
+        TrialStatus.LOCKED: {TrialStatus.ACTIVE, TrialStatus.CLOSED},
+    },
+)
 
 
 class Role(models.TextChoices):
@@ -40,13 +44,13 @@ class ParticipantStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
 
 
-PARTICIPANT_TRANSITIONS = {
-    ParticipantStatus.SCREENING: {ParticipantStatus.ENROLLED, ParticipantStatus.SCREEN_FAILED, ParticipantStatus.WITHDRAWN},
-    ParticipantStatus.ENROLLED: {ParticipantStatus.WITHDRAWN, ParticipantStatus.COMPLETED},
-    ParticipantStatus.SCREEN_FAILED: set(),
-    ParticipantStatus.WITHDRAWN: set(),
-    ParticipantStatus.COMPLETED: set(),
-}
+PARTICIPANT_MACHINE = StateMachine.build(
+    name="participant", field="status", choices=ParticipantStatus, audit_action="participant.status_change",
+    transitions={
+        ParticipantStatus.SCREENING: {ParticipantStatus.ENROLLED, ParticipantStatus.SCREEN_FAILED, ParticipantStatus.WITHDRAWN},
+        ParticipantStatus.ENROLLED: {ParticipantStatus.WITHDRAWN, ParticipantStatus.COMPLETED},
+    },
+)
 
 
 class VisitState(models.TextChoices):
@@ -59,13 +63,17 @@ class VisitState(models.TextChoices):
     READ = "read", "Read"
 
 
-VISIT_TRANSITIONS = {
-    VisitState.EXPECTED: {VisitState.RECEIVED},
-    VisitState.RECEIVED: {VisitState.IN_QC, VisitState.ACCEPTED, VisitState.RECEIVED},
-    VisitState.IN_QC: {VisitState.ACCEPTED, VisitState.RECEIVED},
-    VisitState.ACCEPTED: {VisitState.READ, VisitState.RECEIVED},
-    VisitState.READ: set(),
-}
+# New images move a visit (back) to received; received -> received is a further upload before QC.
+# A visit that has been read is final: it takes no new images (bug B2 of issue #9).
+VISIT_MACHINE = StateMachine.build(
+    name="visit", field="state", choices=VisitState, audit_action="visit.state_change",
+    transitions={
+        VisitState.EXPECTED: {VisitState.RECEIVED},
+        VisitState.RECEIVED: {VisitState.IN_QC, VisitState.ACCEPTED, VisitState.RECEIVED},
+        VisitState.IN_QC: {VisitState.ACCEPTED, VisitState.RECEIVED},
+        VisitState.ACCEPTED: {VisitState.READ, VisitState.RECEIVED},
+    },
+)
 
 
 class VisitStatus(models.TextChoices):

@@ -16,6 +16,9 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from trials.choices import (
+    PARTICIPANT_MACHINE,
+    TRIAL_MACHINE,
+    VISIT_MACHINE,
     ContrastRule,
     Modality,
     ParticipantStatus,
@@ -97,7 +100,7 @@ class Trial(models.Model):
             ("adjudicate", "Adjudicate reader disagreements, blinded"),
             ("view_progress", "See trial progress and download read packages"),
         ]
-        constraints = [models.CheckConstraint(condition=Q(status__in=TrialStatus.values), name="trial_status_valid")]
+        constraints = [TRIAL_MACHINE.check_constraint()]
 
     def __str__(self) -> str:
         return self.code
@@ -201,7 +204,7 @@ class Participant(models.Model):
         ordering = ["trial", "subject_code"]
         constraints = [
             models.UniqueConstraint(fields=["trial", "subject_code"], name="subject_code_unique_in_trial"),
-            models.CheckConstraint(condition=Q(status__in=ParticipantStatus.values), name="participant_status_valid"),
+            PARTICIPANT_MACHINE.check_constraint(),
         ]
 
     def __str__(self) -> str:
@@ -259,7 +262,7 @@ class ImagingRequirement(models.Model):
     )
     slice_gap_tolerance = models.DecimalField(
         "slice spacing tolerance", max_digits=4, decimal_places=3, default=Decimal("0.100"),
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.5"))],
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal("0.5"))],
         help_text="Relative tolerance on the distance between neighbouring slices (0.1 = 10 %).",
     )
     require_contiguous_slices = models.BooleanField(default=False, help_text="No gaps: spacing may not exceed thickness.")
@@ -300,7 +303,7 @@ class Visit(models.Model):
         ordering = ["participant", "timepoint__order"]
         constraints = [
             models.UniqueConstraint(fields=["participant", "timepoint"], name="one_visit_per_timepoint"),
-            models.CheckConstraint(condition=Q(state__in=VisitState.values), name="visit_state_valid"),
+            VISIT_MACHINE.check_constraint(),
         ]
 
     def __str__(self) -> str:
@@ -308,6 +311,26 @@ class Visit(models.Model):
 
     def window(self) -> tuple[dt.date, dt.date] | None:
         return self.timepoint.window(self.participant.treatment_start_date)
+
+    @property
+    def takes_images(self) -> bool:
+        """May new images be submitted for this visit (the trial's own lock is checked apart)?
+
+        Until QC accepts it, yes; once accepted, only while a query asks for a re-upload; once
+        read, never: the reads were made on the images as they were (bug B2 of issue #9).
+        """
+        if self.state == VisitState.READ:
+            return False
+        return self.state != VisitState.ACCEPTED or self.reupload_requested
+
+    def images_refused_reason(self) -> str:
+        """Why `takes_images` is false, in the words shown to the site ("" when it is true)."""
+        if self.state == VisitState.READ:
+            return "This visit has been read: it takes no new images."
+        if not self.takes_images:
+            return ("The images of this visit were already accepted by QC. Send new images only when QC asks for a "
+                    "re-upload through a query.")
+        return ""
 
     def status(self, today: dt.date) -> VisitStatus:
         """The status the visit grid shows on `today` (needs participant and timepoint loaded)."""

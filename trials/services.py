@@ -13,18 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record, diff, snapshot
-from ictms.lib.errors import (
-    DomainError,
-    NotFoundError,
-    PermissionDeniedError,
-    ensure_transition,
-)
+from audit.transitions import transition
+from ictms.lib.errors import DomainError, NotFoundError, PermissionDeniedError
 from ictms.lib.history import stamp
 from trials.choices import (
-    PARTICIPANT_TRANSITIONS,
+    PARTICIPANT_MACHINE,
     SITE_ROLES,
-    TRIAL_TRANSITIONS,
-    VISIT_TRANSITIONS,
+    TRIAL_MACHINE,
+    VISIT_MACHINE,
     ParticipantStatus,
     Role,
     TrialStatus,
@@ -89,7 +85,7 @@ def _save(obj: Any, actor: AbstractBaseUser, reason: str = "", **kwargs: Any) ->
 def _apply(obj: Any, fields: tuple[str, ...], values: dict[str, Any]) -> None:
     unknown = set(values) - set(fields)
     if unknown:
-        raise ValidationError({name: "This field cannot be changed here." for name in unknown})
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
     for name, value in values.items():
         setattr(obj, name, value)
 
@@ -105,7 +101,7 @@ def trial_create(*, actor: AbstractBaseUser, code: str, title: str, sponsor_name
     _apply(trial, TRIAL_FIELDS, fields)
     _save(trial, actor)
     audit_record(actor=actor, action="trial.create", target=trial, trial=trial,
-                 changes=diff({}, snapshot(trial, ("code",) + TRIAL_FIELDS + ("status",))))
+                 changes=diff({}, snapshot(trial, ("code", *TRIAL_FIELDS, "status"))))
     _membership_create(actor=actor, trial=trial, user=actor, role=Role.TRIAL_ADMIN, site=None)
     return trial
 
@@ -127,14 +123,10 @@ def trial_update(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Tri
 def trial_status_change(*, actor: AbstractBaseUser, trial: Trial, status: str, reason: str = "") -> Trial:
     require_trial_perm(actor, "manage_trial", trial)
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
-    ensure_transition(TRIAL_TRANSITIONS, trial.status, status)
+    TRIAL_MACHINE.ensure(trial.status, status)
     if trial.status in (TrialStatus.LOCKED, TrialStatus.CLOSED) and not reason.strip():
         raise ValidationError({"reason": "Give a reason for changing a locked trial."})
-    before = trial.status
-    trial.status = status
-    _save(trial, actor, reason)
-    audit_record(actor=actor, action="trial.status_change", target=trial, trial=trial, reason=reason,
-                 changes={"status": [before, status]})
+    transition(TRIAL_MACHINE, trial, status, actor=actor, trial=trial, reason=reason)
     return trial
 
 
@@ -415,14 +407,10 @@ def participant_update(
 def participant_status_change(*, actor: AbstractBaseUser, participant: Participant, status: str, reason: str = "") -> Participant:
     require_site_perm(actor, "enrol_participant", participant.site)
     participant = Participant.objects.select_for_update(of=("self",)).select_related("trial").get(pk=participant.pk)
-    ensure_transition(PARTICIPANT_TRANSITIONS, participant.status, status)
+    PARTICIPANT_MACHINE.ensure(participant.status, status)
     if status in (ParticipantStatus.WITHDRAWN, ParticipantStatus.SCREEN_FAILED) and not reason.strip():
         raise ValidationError({"reason": "Give a reason."})
-    before = participant.status
-    participant.status = status
-    _save(participant, actor, reason)
-    audit_record(actor=actor, action="participant.status_change", target=participant, trial=participant.trial,
-                 reason=reason, changes={"status": [before, status]})
+    transition(PARTICIPANT_MACHINE, participant, status, actor=actor, trial=participant.trial, reason=reason)
     return participant
 
 
@@ -437,21 +425,31 @@ def visit_transition(
     do the business action that causes the move; this keeps the visit's state table in one place.
     """
     visit = Visit.objects.select_for_update(of=("self",)).select_related("participant__trial").get(pk=visit.pk)
-    ensure_transition(VISIT_TRANSITIONS, visit.state, state)
-    before = snapshot(visit, ("state", "scan_date"))
-    visit.state = state
     now = timezone.now()
+    fields: dict[str, Any] = {} if scan_date is None else {"scan_date": scan_date}
+    bookkeeping: dict[str, Any] = {}
     if state == VisitState.RECEIVED:
-        visit.received_at = visit.received_at or now
-        visit.accepted_at = None
+        # New images: QC looks again, and the re-upload QC asked for (if any) has arrived.
+        fields["reupload_requested"] = False
+        bookkeeping = {"received_at": visit.received_at or now, "accepted_at": None}
     if state == VisitState.ACCEPTED:
-        visit.accepted_at = now
-    if scan_date is not None:
-        visit.scan_date = scan_date
-    if actor is not None:
+        bookkeeping = {"accepted_at": now}
+    transition(VISIT_MACHINE, visit, state, actor=actor, trial=visit.participant.trial, reason=reason, fields=fields,
+               bookkeeping=bookkeeping, data=data, clean=True)
+    return visit
+
+
+@transaction.atomic
+def visit_reupload_request_set(*, actor: AbstractBaseUser | None, visit: Visit, requested: bool, reason: str) -> Visit:
+    """Say whether QC waits for new images of this visit (the only writer of `reupload_requested`).
+
+    Callers are the query services: the flag follows the open queries that ask for a re-upload,
+    and those queries' moves are audited, so this derived flag is recorded in history only.
+    A visit that has been read keeps refusing images whatever the flag says (`Visit.takes_images`).
+    """
+    visit = Visit.objects.select_for_update(of=("self",)).get(pk=visit.pk)
+    if visit.reupload_requested != requested:
+        visit.reupload_requested = requested
         stamp(visit, actor, reason)
-    visit.full_clean()
-    visit.save()
-    audit_record(actor=actor, action="visit.state_change", target=visit, trial=visit.participant.trial, reason=reason,
-                 changes=diff(before, snapshot(visit, ("state", "scan_date"))), data=data)
+        visit.save(update_fields=["reupload_requested"])
     return visit

@@ -15,11 +15,9 @@ from django.shortcuts import redirect, render
 from ictms.lib.pages import run_service
 from trials import selectors, services
 from trials.choices import (
-    PARTICIPANT_TRANSITIONS,
-    TRIAL_TRANSITIONS,
-    ParticipantStatus,
+    PARTICIPANT_MACHINE,
+    TRIAL_MACHINE,
     Role,
-    TrialStatus,
     VisitStatus,
 )
 from trials.forms import (
@@ -106,7 +104,7 @@ def trial_create(request: HttpRequest) -> HttpResponse:
 @trial_page("manage_trial")
 def trial_settings(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     trial = access.trial
-    allowed = [(s, TrialStatus(s).label) for s in TRIAL_TRANSITIONS[TrialStatus(trial.status)]]
+    allowed = TRIAL_MACHINE.choices_from(trial.status)
     form = TrialForm(instance=Trial.objects.get(pk=trial.pk))
     status_form = TrialStatusForm(allowed=allowed, prefix="st")
     if request.method == "POST" and "st-status" in request.POST:
@@ -133,10 +131,10 @@ def trial_settings(request: HttpRequest, access: TrialAccess) -> HttpResponse:
 def site_list(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     trial = access.trial
     form = SiteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if run_service(form, lambda: services.site_create(actor=request.user, trial=trial, **form.cleaned_data)):
-            messages.success(request, f"Site {form.cleaned_data['number']} added.")
-            return redirect("trials:sites", code=trial.code)
+    if request.method == "POST" and form.is_valid() and run_service(
+            form, lambda: services.site_create(actor=request.user, trial=trial, **form.cleaned_data)):
+        messages.success(request, f"Site {form.cleaned_data['number']} added.")
+        return redirect("trials:sites", code=trial.code)
     sites = selectors.site_list_for_user(user=request.user, trial=trial).annotate(n_participants=Count("participants"))
     return render(request, "trials/site_list.html", {"trial": trial, "access": access, "sites": sites, "form": form})
 
@@ -148,10 +146,10 @@ def site_edit(request: HttpRequest, access: TrialAccess, site_id: int) -> HttpRe
     if site is None:
         raise Http404
     form = SiteForm(request.POST or None, instance=Site.objects.get(pk=site.pk))
-    if request.method == "POST" and form.is_valid():
-        if run_service(form, lambda: services.site_update(actor=request.user, site=site, **form.cleaned_data)):
-            messages.success(request, f"Site {site.number} saved.")
-            return redirect("trials:sites", code=trial.code)
+    if request.method == "POST" and form.is_valid() and run_service(
+            form, lambda: services.site_update(actor=request.user, site=site, **form.cleaned_data)):
+        messages.success(request, f"Site {site.number} saved.")
+        return redirect("trials:sites", code=trial.code)
     return render(request, "trials/site_edit.html", {"trial": trial, "access": access, "site": site, "form": form})
 
 
@@ -191,10 +189,10 @@ def timepoint_edit(request: HttpRequest, access: TrialAccess, timepoint_id: int)
                 actor=request.user, timepoint=timepoint, **req_form.cleaned_data)):
             messages.success(request, "Imaging requirement added.")
             return redirect("trials:timepoint-edit", code=trial.code, timepoint_id=timepoint.pk)
-    elif request.method == "POST" and form.is_valid():
-        if run_service(form, lambda: services.timepoint_update(actor=request.user, timepoint=timepoint, **form.cleaned_data)):
-            messages.success(request, f"Timepoint {timepoint.code} saved.")
-            return redirect("trials:schedule", code=trial.code)
+    elif request.method == "POST" and form.is_valid() and run_service(
+            form, lambda: services.timepoint_update(actor=request.user, timepoint=timepoint, **form.cleaned_data)):
+        messages.success(request, f"Timepoint {timepoint.code} saved.")
+        return redirect("trials:schedule", code=trial.code)
     return render(request, "trials/timepoint_edit.html", {
         "trial": trial, "access": access, "timepoint": timepoint, "form": form, "req_form": req_form,
         "requirements": timepoint.imaging_requirements.order_by("id"),
@@ -213,10 +211,10 @@ def requirement_edit(request: HttpRequest, access: TrialAccess, requirement_id: 
         messages.success(request, "Imaging requirement removed.")
         return redirect("trials:timepoint-edit", code=trial.code, timepoint_id=requirement.timepoint_id)
     form = ImagingRequirementForm(request.POST or None, instance=ImagingRequirement.objects.get(pk=requirement.pk))
-    if request.method == "POST" and form.is_valid():
-        if run_service(form, lambda: services.imaging_requirement_update(actor=request.user, requirement=requirement, **form.cleaned_data)):
-            messages.success(request, "Imaging requirement saved.")
-            return redirect("trials:timepoint-edit", code=trial.code, timepoint_id=requirement.timepoint_id)
+    if request.method == "POST" and form.is_valid() and run_service(
+            form, lambda: services.imaging_requirement_update(actor=request.user, requirement=requirement, **form.cleaned_data)):
+        messages.success(request, "Imaging requirement saved.")
+        return redirect("trials:timepoint-edit", code=trial.code, timepoint_id=requirement.timepoint_id)
     return render(request, "trials/requirement_edit.html", {
         "trial": trial, "access": access, "requirement": requirement, "form": form,
     })
@@ -316,7 +314,7 @@ def participant_detail(request: HttpRequest, access: TrialAccess, participant_id
         raise Http404("No such participant.")
     can_edit = request.user.has_perm("trials.enrol_participant", participant.site)
     arm_visible = selectors.participant_arm_visibility(user=request.user)(participant)
-    allowed = [(s, ParticipantStatus(s).label) for s in PARTICIPANT_TRANSITIONS[ParticipantStatus(participant.status)]]
+    allowed = PARTICIPANT_MACHINE.choices_from(participant.status)
     dates_form = ParticipantDatesForm(instance=participant, prefix="d")
     status_form = ParticipantStatusForm(allowed=allowed, prefix="s")
     if request.method == "POST":

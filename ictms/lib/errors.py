@@ -1,7 +1,5 @@
-"""Domain errors raised by services, and the state-machine transition guard."""
+"""Domain errors raised by services (the state-machine guard is ictms.lib.states.StateMachine.ensure)."""
 from __future__ import annotations
-
-from collections.abc import Hashable, Mapping
 
 
 class DomainError(Exception):
@@ -31,8 +29,3 @@ class NotFoundError(Exception):
         super().__init__(message)
         self.message = message
 
-
-def ensure_transition(table: Mapping[Hashable, set], current: Hashable, target: Hashable) -> None:
-    """Raise InvalidTransition unless `table` allows current -> target."""
-    if target not in table.get(current, set()):
-        raise InvalidTransition(f"Cannot go from '{current}' to '{target}'.")

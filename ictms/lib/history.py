@@ -11,4 +11,5 @@ def stamp(obj: Any, actor: Any, reason: str = "") -> None:
     commands have no request, so services always stamp explicitly (None: the system).
     """
     obj._history_user = actor
-    obj._change_reason = reason or None
+    # The history row's reason column holds 100 characters (PostgreSQL refuses longer ones).
+    obj._change_reason = (reason or "")[:100] or None

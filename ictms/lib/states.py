@@ -65,6 +65,10 @@ class StateMachine:
     def targets(self, current: str) -> frozenset[str]:
         return self.transitions.get(str(current), frozenset())
 
+    def choices_from(self, current: str) -> list[tuple[str, str]]:
+        """(value, label) of the states `current` may move to, in declared order (for forms)."""
+        return [(state, self.label(state)) for state in self.transitions if self.allows(current, state)]
+
     def is_terminal(self, state: str) -> bool:
         return not self.transitions.get(str(state))
 
@@ -75,7 +79,8 @@ class StateMachine:
         """Raise InvalidTransition (HTTP 409) unless the table allows current -> target."""
         if not self.allows(current, target):
             raise InvalidTransition(
-                f"The {self.name.replace('_', ' ')} cannot go from “{self.label(current)}” to “{self.label(target)}”."
+                f"Cannot go from “{self.label(current)}” to “{self.label(target)}”: the "
+                f"{self.name.replace('_', ' ')} does not allow this step."
             )
 
     def pairs(self) -> Iterator[tuple[str, str, bool]]:

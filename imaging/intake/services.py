@@ -24,12 +24,14 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from audit.services import audit_record, audit_record_many
-from ictms.lib.errors import DomainError, ensure_transition
+from audit.transitions import transition
+from ictms.lib.errors import DomainError
 from ictms.lib.history import stamp
 from imaging.archive import storage
 from imaging.choices import (
     FILE_FINAL,
-    SUBMISSION_TRANSITIONS,
+    FILE_MACHINE,
+    SUBMISSION_MACHINE,
     FileStatus,
     SubmissionState,
 )
@@ -52,6 +54,7 @@ from trials.services import require_site_perm, visit_transition
 log = logging.getLogger(__name__)
 
 PENDING = (FileStatus.UPLOADING, FileStatus.RECEIVED)
+VISIT_READ_REASON = "the visit has been read since this file was sent: it takes no new images"
 BATCH = 25  # files per processing task
 
 
@@ -95,11 +98,8 @@ def submission_open(*, actor: AbstractBaseUser, visit: Visit, comment: str = "",
     trial = visit.participant.trial
     if trial.status in ("locked", "closed"):
         raise DomainError(f"{trial.code} is {trial.status}: no images can be submitted.")
-    if visit.state in (VisitState.ACCEPTED, VisitState.READ) and not visit.reupload_requested:
-        raise DomainError(
-            "The images of this visit were already accepted by QC. Send new images only when QC asks for a "
-            "re-upload through a query."
-        )
+    if not visit.takes_images:
+        raise DomainError(visit.images_refused_reason())
     if scan_date and scan_date > timezone.localdate():
         raise ValidationError({"scan_date": "The scan date is in the future."})
     submission = Submission(visit=visit, opened_by=actor, comment=comment, scan_date=scan_date)
@@ -116,18 +116,15 @@ def submission_complete(*, actor: AbstractBaseUser, submission: Submission) -> S
     """The site has sent everything: stop accepting files and finish once all are processed."""
     _require_upload(actor, submission)
     submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
-    ensure_transition(SUBMISSION_TRANSITIONS, submission.state, SubmissionState.PROCESSING)
+    SUBMISSION_MACHINE.ensure(submission.state, SubmissionState.PROCESSING)
     abandoned = list(SubmissionFile.objects.filter(submission=submission, status=FileStatus.UPLOADING))
     for f in abandoned:
         _finish_file(f, FileStatus.REJECTED, "the upload of this file was not finished", actor=actor)
-    submission.state = SubmissionState.PROCESSING
-    submission.completed_at = timezone.now()
-    stamp(submission, actor)
-    submission.save(update_fields=["state", "completed_at"])
-    audit_record(actor=actor, action="submission.complete", target=submission, trial=submission.visit.participant.trial,
-                 changes={"state": [SubmissionState.RECEIVING, SubmissionState.PROCESSING]},
-                 data={"files": SubmissionFile.objects.filter(submission=submission, parent__isnull=True).count(),
-                       "unfinished_uploads": len(abandoned)})
+    transition(SUBMISSION_MACHINE, submission, SubmissionState.PROCESSING, actor=actor,
+               trial=submission.visit.participant.trial, bookkeeping={"completed_at": timezone.now()},
+               action="submission.complete",
+               data={"files": SubmissionFile.objects.filter(submission=submission, parent__isnull=True).count(),
+                     "unfinished_uploads": len(abandoned)})
     transaction.on_commit(lambda: submission_finish_if_processed(submission_id=submission.pk))
     return submission
 
@@ -144,13 +141,8 @@ def submission_finish_if_processed(*, submission_id: int) -> Submission:
             submission=submission, status__in=(FileStatus.DEIDENTIFIED, FileStatus.DUPLICATE)).exists()
         new = SubmissionFile.objects.filter(submission=submission, status=FileStatus.DEIDENTIFIED).exists()
         state = SubmissionState.DONE if usable else SubmissionState.FAILED
-        submission.state = state
-        submission.finished_at = timezone.now()
-        stamp(submission, None)
-        submission.save(update_fields=["state", "finished_at"])
-        trial = submission.visit.participant.trial
-        audit_record(actor=None, action="submission.finish", target=submission, trial=trial,
-                     changes={"state": [SubmissionState.PROCESSING, state]})
+        transition(SUBMISSION_MACHINE, submission, state, actor=None, trial=submission.visit.participant.trial,
+                   bookkeeping={"finished_at": timezone.now()}, action="submission.finish")
         if new:
             _visit_received(submission)
             from imaging.qc.tasks import visit_qc_run_task
@@ -161,17 +153,18 @@ def submission_finish_if_processed(*, submission_id: int) -> Submission:
 
 
 def _visit_received(submission: Submission) -> None:
-    """New images move the visit (back) to received, so QC looks at it again."""
+    """New images move the visit (back) to received, so QC looks at it again.
+
+    A visit that stopped taking images while the files were processed (accepted with no
+    re-upload asked for any more, or read) keeps its state: finishing the submission must not
+    fail, or it would stay processing for ever (bug B2 of issue #9). `_record_batch` already
+    refuses the files of a read visit, so normally nothing new arrives for one.
+    """
     visit = Visit.objects.select_for_update().get(pk=submission.visit_id)
-    if visit.state in (VisitState.ACCEPTED, VisitState.READ) and not visit.reupload_requested:
+    if not visit.takes_images:
         return
     visit_transition(actor=submission.opened_by, visit=visit, state=VisitState.RECEIVED,
                      scan_date=submission.scan_date or visit.scan_date, reason=f"images received in submission {submission.pk}")
-    if visit.reupload_requested:
-        visit.refresh_from_db()
-        visit.reupload_requested = False
-        stamp(visit, submission.opened_by, "re-upload received")
-        visit.save(update_fields=["reupload_requested"])
 
 
 # --- receiving files ----------------------------------------------------------------------------
@@ -181,53 +174,62 @@ def _next_ordinal(submission: Submission) -> int:
     return (top or 0) + 1
 
 
+_FILE_ACTIONS = {
+    FileStatus.DEIDENTIFIED: "submission_file.deidentify", FileStatus.DUPLICATE: "submission_file.duplicate",
+    FileStatus.REJECTED: "submission_file.reject", FileStatus.SKIPPED: "submission_file.skip",
+    FileStatus.EXPANDED: "submission_file.expand",
+}
+
+
 def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: AbstractBaseUser | None = None,
                  instance: Instance | None = None, flags: list[str] | None = None,
                  audit: list[dict[str, Any]] | None = None, deferred: list[SubmissionFile] | None = None) -> None:
     """Record a file's final outcome and audit it (inside the caller's transaction).
 
     With `audit` / `deferred` lists, the audit event and the row's save are collected for the
-    caller to write in bulk (a batch of files then costs a few statements, not a few per file).
+    caller to write in bulk (a batch of files then costs a few statements, not a few per file);
+    each move is still checked against FILE_MACHINE here, one file at a time.
     """
-    f.status = status
-    f.reason = reason[:255]
-    f.processed_at = timezone.now()
-    update = ["status", "reason", "processed_at"]
+    values: dict[str, Any] = {"reason": reason[:255], "processed_at": timezone.now()}
     if instance is not None:
-        f.stored_instance = instance
-        update.append("stored_instance")
+        values["stored_instance"] = instance
     if flags is not None:
-        f.flags = flags
-        update.append("flags")
-    stamp(f, actor)
-    if deferred is not None:
-        deferred.append(f)
-    else:
-        f.save(update_fields=update)
-    action = {
-        FileStatus.DEIDENTIFIED: "submission_file.deidentify", FileStatus.DUPLICATE: "submission_file.duplicate",
-        FileStatus.REJECTED: "submission_file.reject", FileStatus.SKIPPED: "submission_file.skip",
-        FileStatus.EXPANDED: "submission_file.expand",
-    }[status]
+        values["flags"] = flags
     data: dict[str, Any] = {"submission": f.submission_id, "file": f.display_name or f"file {f.ordinal}"}
     if instance is not None:
         data["sop_instance_uid"] = instance.sop_uid
-    event = dict(actor=actor, action=action, target=f, trial=f.submission.visit.participant.trial_id, reason=reason, data=data)
+    trial_id = f.submission.visit.participant.trial_id
+    event = {"actor": actor, "action": _FILE_ACTIONS[FileStatus(status)], "target": f, "trial": trial_id,
+             "reason": reason, "changes": {"status": [f.status, status]}, "data": data}
+    if deferred is not None:
+        FILE_MACHINE.ensure(f.status, status)
+        f.status = status
+        for name, value in values.items():
+            setattr(f, name, value)
+        stamp(f, actor, reason)
+        deferred.append(f)
+    else:
+        transition(FILE_MACHINE, f, status, actor=actor, trial=trial_id, reason=reason, bookkeeping=values,
+                   action=event["action"], data=data, audit=audit is None)
     if audit is not None:
         audit.append(event)  # written with the rest of the batch
-    else:
-        audit_record(**event)
     if status in FILE_FINAL and status != FileStatus.EXPANDED:
         path = storage.quarantine_path(f.submission_id, f.pk)
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
-def _received(f: SubmissionFile, actor: AbstractBaseUser) -> None:
-    f.status = FileStatus.RECEIVED
-    stamp(f, actor)
-    f.save(update_fields=["status", "received_bytes"])
-    audit_record(actor=actor, action="submission_file.receive", target=f, trial=f.submission.visit.participant.trial_id,
-                 data={"submission": f.submission_id, "file": f.display_name, "bytes": f.size})
+def _finish_locked(f: SubmissionFile, status: str, reason: str) -> None:
+    """Lock the file and record its outcome, unless a redelivery of the task recorded one already."""
+    with transaction.atomic():
+        locked = _locked(f)
+        if locked.status not in FILE_FINAL:
+            _finish_file(locked, status, reason)
+
+
+def _received(f: SubmissionFile, actor: AbstractBaseUser, received_bytes: int) -> None:
+    transition(FILE_MACHINE, f, FileStatus.RECEIVED, actor=actor, trial=f.submission.visit.participant.trial_id,
+               bookkeeping={"received_bytes": received_bytes}, action="submission_file.receive",
+               data={"submission": f.submission_id, "file": f.display_name, "bytes": f.size})
 
 
 @transaction.atomic
@@ -262,8 +264,8 @@ def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, upl
                          audit=events)
             continue
         os.replace(path, storage.quarantine_path(submission.pk, f.pk))
-        events.append(dict(actor=actor, action="submission_file.receive", target=f, trial=trial_id,
-                           data={"submission": submission.pk, "file": f.display_name, "bytes": f.size}))
+        events.append({"actor": actor, "action": "submission_file.receive", "target": f, "trial": trial_id,
+                       "data": {"submission": submission.pk, "file": f.display_name, "bytes": f.size}})
         to_process.append(f.pk)
     audit_record_many(events)
     _enqueue(to_process)
@@ -285,8 +287,7 @@ def _into_quarantine(submission: Submission, upload: Any) -> Path:
 
 def _copy_upload(upload: Any, target: Path) -> None:
     with open(target, "wb") as out:
-        for block in upload.chunks(1 << 20):
-            out.write(block)
+        out.writelines(upload.chunks(1 << 20))
 
 
 @transaction.atomic
@@ -333,8 +334,7 @@ def submission_upload_append(*, actor: AbstractBaseUser, upload: SubmissionFile,
     with transaction.atomic():
         f = SubmissionFile.objects.select_for_update(of=("self",)).select_related("submission__visit__participant__trial").get(pk=upload.pk)
         if f.status != FileStatus.UPLOADING:
-            if f.status in FILE_FINAL or f.status == FileStatus.RECEIVED:
-                return f  # already complete: a retried last chunk is harmless
+            return f  # already complete: a retried last chunk is harmless
         if f.submission.state != SubmissionState.RECEIVING:
             raise DomainError("This submission is already complete; open a new submission to send more files.")
         if offset != f.received_bytes:
@@ -354,11 +354,11 @@ def submission_upload_append(*, actor: AbstractBaseUser, upload: SubmissionFile,
             f.received_bytes = offset + written
             f.save(update_fields=["received_bytes"])
             return f
-        f.received_bytes = offset + written
-        if f.received_bytes == f.size:
-            _received(f, actor)
+        if offset + written == f.size:
+            _received(f, actor, offset + written)
             _enqueue([f.pk])
         else:
+            f.received_bytes = offset + written
             f.save(update_fields=["received_bytes"])
         return f
 
@@ -382,8 +382,7 @@ def submission_files_process(*, file_ids: list[int]) -> None:
             touched.add(f.submission_id)
             source = storage.quarantine_path(f.submission_id, f.pk)
             if not source.exists():
-                with transaction.atomic():
-                    _finish_file(_locked(f), FileStatus.REJECTED, "the uploaded data was lost; please send this file again")
+                _finish_locked(f, FileStatus.REJECTED, "the uploaded data was lost; please send this file again")
             elif looks_like_zip(source):
                 _process_archive(f, source)
             else:
@@ -409,14 +408,12 @@ def _locked(f: SubmissionFile) -> SubmissionFile:
 def _process_archive(f: SubmissionFile, source: Path) -> None:
     limits = archive_limits()
     if f.parent_id is not None:
-        with transaction.atomic():
-            _finish_file(_locked(f), FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
+        _finish_locked(f, FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
         return
     try:
         members = inspect_archive(source, limits)
     except ArchiveRefused as exc:
-        with transaction.atomic():
-            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+        _finish_locked(f, FileStatus.REJECTED, exc.reason)
         return
     created: list[int] = []
     try:
@@ -430,27 +427,23 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
             if child.status != FileStatus.UPLOADING:
                 continue
             if member.is_system_file:
-                with transaction.atomic():
-                    _finish_file(_locked(child), FileStatus.SKIPPED, "operating-system file, not an image")
+                _finish_locked(child, FileStatus.SKIPPED, "operating-system file, not an image")
                 continue
             target = storage.quarantine_path(f.submission_id, child.pk)
             nested = extract_member(source, member, target, limits)
-            child.received_bytes = member.size
+            # Unpacking is not audited member by member: the parent's "expand" event counts them.
+            transition(FILE_MACHINE, child, FileStatus.RECEIVED, actor=None, trial=None,
+                       bookkeeping={"received_bytes": member.size}, audit=False)
             if nested or member.is_nested_archive:
-                child.status = FileStatus.RECEIVED
-                child.save(update_fields=["status", "received_bytes"])
-                with transaction.atomic():
-                    _finish_file(_locked(child), FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
+                _finish_locked(child, FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
                 continue
-            child.status = FileStatus.RECEIVED
-            child.save(update_fields=["status", "received_bytes"])
             created.append(child.pk)
     except ArchiveRefused as exc:
         # Declared sizes lied: nothing from this archive is used.
         with transaction.atomic():
             for child in SubmissionFile.objects.select_for_update().filter(parent=f).exclude(status__in=FILE_FINAL):
                 _finish_file(child, FileStatus.REJECTED, "part of a refused archive")
-            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+            _finish_locked(f, FileStatus.REJECTED, exc.reason)
         return
     with transaction.atomic():
         locked = _locked(f)
@@ -470,12 +463,10 @@ def _deidentify(f: SubmissionFile, source: Path) -> tuple[SubmissionFile, Any, P
     try:
         result = deidentify_file(source, output, context)
     except SkippedFile as exc:
-        with transaction.atomic():
-            _finish_file(_locked(f), FileStatus.SKIPPED, "DICOMDIR index file (not an image)" if exc.reason == "DICOMDIR" else exc.reason)
+        _finish_locked(f, FileStatus.SKIPPED, "DICOMDIR index file (not an image)" if exc.reason == "DICOMDIR" else exc.reason)
         return None
     except DeidError as exc:
-        with transaction.atomic():
-            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+        _finish_locked(f, FileStatus.REJECTED, exc.reason)
         return None
     return f, result, output
 
@@ -523,16 +514,21 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
         transaction.on_commit(lambda: _discard_unused(set(keys.values()) - used))
         locked_submission = Submission.objects.select_for_update().get(pk=submission.pk)
         participant = Participant.objects.select_for_update().get(pk=visit.participant_id)
+        # Locked too: a visit that was read while these files were on their way takes none of them.
+        read = Visit.objects.select_for_update().values_list("state", flat=True).get(pk=visit.pk) == VisitState.READ
         locked_files = {row.pk: row for row in SubmissionFile.objects.select_for_update(of=("self",)).select_related(
             "submission__visit__participant").filter(pk__in=[f.pk for f, _r, _o in batch])}
         studies: dict[str, Study] = {}
         series_cache: dict[str, Series] = {}
         planned: dict[str, tuple[SubmissionFile, Any, Instance]] = {}
         repeats: list[tuple[SubmissionFile, str]] = []  # the same image twice in this batch
-        for f, result, output in batch:
-            f = locked_files[f.pk]
+        for unlocked, result, output in batch:
+            f = locked_files[unlocked.pk]
             if f.status != FileStatus.RECEIVED:
                 continue  # recorded by an earlier delivery of this task
+            if read:
+                _finish_file(f, FileStatus.REJECTED, VISIT_READ_REASON, audit=events, deferred=finished)
+                continue
             problem = _patient_problem(locked_submission, participant, result.original_patient_key)
             if problem:
                 _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)

@@ -10,10 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from audit.transitions import transition
 from ictms.lib.errors import DomainError
 from ictms.lib.history import stamp
 from imaging.choices import (
     QUERY_ACTIVE,
+    SERIES_QC_MACHINE,
     QcReason,
     QcStatus,
     QueryCategory,
@@ -111,15 +113,10 @@ def series_qc_decide(*, actor: AbstractBaseUser, series: Series, status: str, re
         raise ValidationError({"comment": "Say why the series fails."})
     if visit.state in (VisitState.ACCEPTED, VisitState.READ):
         raise DomainError("The visit is already accepted; raise a query to reopen it.")
-    before = {"qc_status": series.qc_status, "qc_reason": series.qc_reason}
-    series.qc_status, series.qc_reason, series.qc_comment = status, reason, comment.strip()
-    series.qc_by, series.qc_at = actor, timezone.now()
-    series.full_clean()
-    stamp(series, actor, comment)
-    series.save(update_fields=["qc_status", "qc_reason", "qc_comment", "qc_by", "qc_at"])
-    audit_record(actor=actor, action="series.qc_decide", target=series, trial=visit.participant.trial_id, reason=comment,
-                 changes={"qc_status": [before["qc_status"], status], "qc_reason": [before["qc_reason"], reason]},
-                 data={"visit": str(visit)})
+    transition(SERIES_QC_MACHINE, series, status, actor=actor, trial=visit.participant.trial_id, reason=comment,
+               fields={"qc_reason": reason},
+               bookkeeping={"qc_comment": comment.strip(), "qc_by": actor, "qc_at": timezone.now()},
+               data={"visit": str(visit)}, clean=True)
     if visit.state == VisitState.RECEIVED:
         visit_transition(actor=actor, visit=visit, state=VisitState.IN_QC, reason="QC review started")
     return series

@@ -1,6 +1,6 @@
 """Queries from the core lab to sites: raise, answer (with a re-upload), resolve, reopen, cancel.
 
-The state table is QUERY_TRANSITIONS (imaging/choices.py). QC analysts raise, resolve, reopen
+The state table is QUERY_MACHINE (imaging/choices.py). QC analysts raise, resolve, reopen
 and cancel; the site coordinators of the visit's site answer. Nobody writes in the thread of a
 resolved or cancelled query. Every transition is audited with its actor and message and the
 people who must act next are e-mailed after commit.
@@ -15,11 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from ictms.lib.errors import NotFoundError, PermissionDeniedError, ensure_transition
+from audit.transitions import transition
+from ictms.lib.errors import NotFoundError, PermissionDeniedError
 from ictms.lib.history import stamp
-from imaging.choices import QUERY_TRANSITIONS, QueryAction, QueryCategory, QueryState
+from imaging.choices import QUERY_MACHINE, QueryAction, QueryCategory, QueryState
 from imaging.models import Query, QueryMessage, Series, Submission
 from trials.models import Visit
+from trials.services import visit_reupload_request_set
 
 DEFAULT_DUE_DAYS = 7
 
@@ -69,22 +71,14 @@ def _message(query: Query, actor: AbstractBaseUser | None, action: str, text: st
 
 def _move(query: Query, actor: AbstractBaseUser | None, target: str, action: str, text: str,
           submission: Submission | None = None) -> Query:
-    ensure_transition(QUERY_TRANSITIONS, query.state, target)
-    before = query.state
-    query.state = target
     now = timezone.now()
-    if target == QueryState.ANSWERED:
-        query.answered_at = now
-    if target in (QueryState.RESOLVED, QueryState.CANCELLED):
-        query.closed_at = now
-    if target == QueryState.OPEN:
-        query.answered_at = None
-    stamp(query, actor, text[:100])
-    query.save(update_fields=["state", "answered_at", "closed_at"])
+    timestamps = {
+        QueryState.ANSWERED: {"answered_at": now}, QueryState.OPEN: {"answered_at": None},
+        QueryState.RESOLVED: {"closed_at": now}, QueryState.CANCELLED: {"closed_at": now},
+    }[QueryState(target)]
+    transition(QUERY_MACHINE, query, target, actor=actor, trial=query.visit.participant.trial_id, reason=text,
+               bookkeeping=timestamps, action=f"query.{action}", data={"submission": submission.pk} if submission else None)
     _message(query, actor, action, text, submission)
-    audit_record(actor=actor, action=f"query.{action}", target=query, trial=query.visit.participant.trial_id,
-                 reason=text, changes={"state": [before, target]},
-                 data={"submission": submission.pk} if submission else None)
     _set_reupload_flag(query.visit_id, actor)
     _notify(query.pk, action)
     return query
@@ -93,11 +87,8 @@ def _move(query: Query, actor: AbstractBaseUser | None, target: str, action: str
 def _set_reupload_flag(visit_id: int, actor: AbstractBaseUser | None) -> None:
     """A visit takes new images while any open query asks for them (even after acceptance)."""
     wanted = Query.objects.filter(visit_id=visit_id, state=QueryState.OPEN, requests_reupload=True).exists()
-    visit = Visit.objects.select_for_update().get(pk=visit_id)
-    if visit.reupload_requested != wanted:
-        visit.reupload_requested = wanted
-        stamp(visit, actor, "query asks for a re-upload" if wanted else "no query asks for a re-upload")
-        visit.save(update_fields=["reupload_requested"])
+    visit_reupload_request_set(actor=actor, visit=Visit(pk=visit_id), requested=wanted,
+                               reason="query asks for a re-upload" if wanted else "no query asks for a re-upload")
 
 
 def _notify(query_id: int, action: str) -> None:

@@ -80,7 +80,7 @@ def test_duplicates_within_one_request(world, api, bl):
     ("empty.dcm", b"", "empty file"),
 ])
 def test_bad_files_are_rejected_in_plain_words_and_change_nothing_else(world, api, bl, name, data, reason):
-    result = upload_all(api(world.coordinator), bl.pk, ct_files(2) + [(name, data)])
+    result = upload_all(api(world.coordinator), bl.pk, [*ct_files(2), (name, data)])
     assert result["counts"]["rejected"] == 1 and result["counts"]["deidentified"] == 2
     assert [e["reason"] for e in result["errors"]] == [reason]
 
@@ -157,7 +157,7 @@ def test_zip_expanding_beyond_the_total_limit_is_refused(world, api, bl, setting
 
 def test_nested_zips_are_refused(world, api, bl):
     inner = zip_of(ct_files(1))
-    result = upload_all(api(world.coordinator), bl.pk, [("outer.zip", zip_of([("inner.zip", inner)] + ct_files(1, seed=3)))])
+    result = upload_all(api(world.coordinator), bl.pk, [("outer.zip", zip_of([("inner.zip", inner), *ct_files(1, seed=3)]))])
     reasons = [e["reason"] for e in result["errors"]]
     assert any("nested archives" in r for r in reasons) and result["counts"]["deidentified"] == 1
 
@@ -230,3 +230,40 @@ def test_projection_images_keep_where_their_spacing_came_from(world, api, bl):
     instance = Instance.objects.get()
     assert instance.pixel_spacing == [0.15, 0.15]
     assert instance.header["PixelSpacingSource"] == "ImagerPixelSpacing"
+
+
+def _accepted_with_reupload_asked(world, visit, state="accepted"):
+    from trials.services import visit_transition
+
+    visit_transition(actor=world.coordinator, visit=visit, state="received")
+    visit_transition(actor=world.qc, visit=visit, state="accepted")
+    Visit.objects.filter(pk=visit.pk).update(state=state, reupload_requested=True)
+
+
+def test_a_read_visit_takes_no_new_images_even_when_a_reupload_was_asked(world, api, bl):
+    """Bug B2 (issue #9): the upload was accepted, and finishing it could never succeed."""
+    from imaging.models import Submission
+
+    _accepted_with_reupload_asked(world, bl, state="read")
+    r = api(world.coordinator).post("/api/submissions/", {"visit": bl.pk}, format="json")
+    assert r.status_code == 409, r.content
+    assert "has been read" in r.json()["detail"]
+    assert not Submission.objects.exists()
+    assert not AuditEvent.objects.filter(action="submission.open").exists()
+
+
+def test_images_for_a_visit_read_while_they_were_on_their_way_are_refused_and_the_submission_ends(world, api, bl):
+    """Bug B2 (issue #9): no path leaves a submission processing for ever."""
+    client = api(world.coordinator)
+    _accepted_with_reupload_asked(world, bl)
+    sub = open_submission(client, bl.pk)
+    Visit.objects.filter(pk=bl.pk).update(state="read")  # the reads finished meanwhile
+    assert post_files(client, sub["id"], ct_files(2)).status_code == 201
+    assert client.post(f"/api/submissions/{sub['id']}/complete/").status_code == 200
+    result = client.get(f"/api/submissions/{sub['id']}/").json()
+    assert result["state"] == "failed"
+    assert result["counts"]["rejected"] == 2 and result["counts"]["deidentified"] == 0
+    assert not Instance.objects.exists()
+    assert Visit.objects.get(pk=bl.pk).state == "read"
+    rejected = SubmissionFile.objects.filter(submission_id=sub["id"]).values_list("reason", flat=True)
+    assert all("has been read" in reason for reason in rejected)

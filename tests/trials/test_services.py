@@ -250,6 +250,42 @@ def test_visit_transitions_follow_the_table(world):
     assert last_event("visit.state_change").changes["state"] == ["received", "accepted"]
 
 
+@pytest.mark.parametrize("state,reupload,takes", [
+    ("expected", False, True), ("received", False, True), ("in_qc", False, True),
+    ("accepted", False, False), ("accepted", True, True), ("read", False, False), ("read", True, False),
+])
+def test_which_visits_take_images(world, state, reupload, takes):
+    visit = Visit(participant=world.participant, state=state, reupload_requested=reupload)
+    assert visit.takes_images is takes
+    assert bool(visit.images_refused_reason()) is not takes
+
+
+def test_the_reupload_flag_is_written_by_the_visit_service_with_history_and_cleared_by_new_images(world):
+    visit = f.visit(world.participant, "BL")
+    services.visit_reupload_request_set(actor=world.qc, visit=visit, requested=True, reason="query asks for a re-upload")
+    visit.refresh_from_db()
+    assert visit.reupload_requested
+    assert (visit.history.first().history_user, visit.history.first().history_change_reason) == (
+        world.qc, "query asks for a re-upload")
+    rows = visit.history.count()
+    services.visit_reupload_request_set(actor=world.qc, visit=visit, requested=True, reason="again")
+    assert visit.history.count() == rows  # nothing changed, nothing saved
+    services.visit_transition(actor=world.coordinator, visit=visit, state=VisitState.RECEIVED)
+    visit.refresh_from_db()
+    assert not visit.reupload_requested
+    assert last_event("visit.state_change").changes == {"state": ["expected", "received"], "reupload_requested": [True, False]}
+
+
+def test_a_refused_visit_move_changes_nothing(world):
+    visit = f.visit(world.participant, "BL")
+    rows, events = visit.history.count(), AuditEvent.objects.count()
+    with pytest.raises(InvalidTransition, match="Cannot go from “Expected” to “Read”"):
+        services.visit_transition(actor=world.qc, visit=visit, state=VisitState.READ, scan_date=dt.date(2026, 1, 5))
+    visit.refresh_from_db()
+    assert (visit.state, visit.scan_date) == ("expected", None)
+    assert (visit.history.count(), AuditEvent.objects.count()) == (rows, events)
+
+
 def test_every_service_write_leaves_history(world):
     services.site_update(actor=world.admin, site=world.site, name="History check")
     record = world.site.history.first()
