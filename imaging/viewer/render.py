@@ -332,7 +332,7 @@ def _read_whole(src: str | os.PathLike[str] | BinaryIO) -> Dataset | None:
     pydicom inferred while reading it.
     """
     stream = None if isinstance(src, (str, os.PathLike)) else src
-    position = stream.tell() if stream is not None else None
+    position = stream.tell() if stream is not None else 0
     try:
         for force in (False, True):
             if stream is not None:
@@ -347,7 +347,7 @@ def _read_whole(src: str | os.PathLike[str] | BinaryIO) -> Dataset | None:
         else:
             return None
     finally:
-        if stream is not None and position is not None:
+        if stream is not None:
             stream.seek(position)
     file_meta = getattr(ds, "file_meta", None)
     if not getattr(file_meta, "TransferSyntaxUID", None):
