@@ -217,7 +217,8 @@ def browser_login(page: Any, username: str, password: str = "pw-for-tests-123") 
     page.goto("/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # to the role's home page
+        page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
 
 

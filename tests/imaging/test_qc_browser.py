@@ -20,6 +20,9 @@ STUDY_UID = "1.2.826.0.1.3680043.8.498.4242"  # the site re-sends a reconstructi
 
 
 def switch_user(page, username: str) -> None:
+    # Leave the page first: a response still in flight (a thumbnail) would set the old session
+    # cookie again after clear_cookies, and the login page would then redirect the old user home.
+    page.goto("about:blank")
     page.context.clear_cookies()
     browser_login(page, username)
 
