@@ -96,6 +96,10 @@ class Trial(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    def query_due_date(self, raised_on: dt.date) -> dt.date:
+        """When a query raised on `raised_on` is due, unless QC sets another date."""
+        return raised_on + dt.timedelta(days=self.query_due_days)
+
     def subject_code_regex(self, site_number: str) -> str:
         return self.subject_code_pattern.replace("{site}", re.escape(site_number))
 
@@ -254,7 +258,7 @@ class ImagingRequirement(models.Model):
     )
     slice_gap_tolerance = models.DecimalField(
         "slice spacing tolerance", max_digits=4, decimal_places=3, default=Decimal("0.100"),
-        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.5"))],
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal("0.5"))],
         help_text="Relative tolerance on the distance between neighbouring slices (0.1 = 10 %).",
     )
     require_contiguous_slices = models.BooleanField(default=False, help_text="No gaps: spacing may not exceed thickness.")

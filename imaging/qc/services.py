@@ -1,7 +1,6 @@
 """Quality control: the automated run after each upload, series decisions, visit acceptance."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -86,7 +85,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
         query_raise(
             actor=None, visit=visit, subject=finding.message.split(". ")[0][:200], message=finding.message,
             category=QUERY_CATEGORY.get(finding.code, QueryCategory.OTHER), series=finding.series, is_automatic=True,
-            cause_key=key, due_date=timezone.localdate() + dt.timedelta(days=trial.query_due_days),
+            cause_key=key,
         )
     for key, query in active.items():
         if key not in blocking and query.state == QueryState.OPEN:

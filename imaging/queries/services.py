@@ -21,10 +21,6 @@ from imaging.choices import QUERY_TRANSITIONS, QueryAction, QueryCategory, Query
 from imaging.models import Query, QueryMessage, Series, Submission
 from trials.models import Visit
 
-DEFAULT_DUE_DAYS = 7
-
-
-
 
 def _can_see(actor: AbstractBaseUser, visit: Visit) -> bool:
     p = visit.participant
@@ -112,7 +108,10 @@ def query_raise(
     series: Series | None = None, requests_reupload: bool = True, due_date: dt.date | None = None,
     is_automatic: bool = False, cause_key: str = "",
 ) -> Query:
-    """Open a query to the visit's site. `actor` None means automated QC (the system)."""
+    """Open a query to the visit's site. `actor` None means automated QC (the system).
+
+    Without a due date the query is due after the trial's `query_due_days`, whoever raises it.
+    """
     visit = Visit.objects.select_related("participant__trial", "participant__site", "timepoint").get(pk=visit.pk)
     if actor is not None:
         require_qc(actor, visit)
@@ -125,7 +124,7 @@ def query_raise(
     query = Query(
         visit=visit, series=series, category=category, subject=subject, is_automatic=is_automatic, cause_key=cause_key,
         requests_reupload=requests_reupload, raised_by=actor,
-        due_date=due_date or timezone.localdate() + dt.timedelta(days=DEFAULT_DUE_DAYS),
+        due_date=due_date or visit.participant.trial.query_due_date(timezone.localdate()),
     )
     query.full_clean()
     stamp(query, actor)
