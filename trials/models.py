@@ -96,6 +96,15 @@ class Trial(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    @property
+    def accepts_data(self) -> bool:
+        """Sites enrol and send images while the trial is in set-up or active; locking freezes its data."""
+        return self.status not in (TrialStatus.LOCKED, TrialStatus.CLOSED)
+
+    def data_refusal(self, what: str) -> str:
+        """Why `what` (e.g. "no images can be submitted") is refused, or "" while the trial accepts data."""
+        return "" if self.accepts_data else f"{self.code} is {self.get_status_display().lower()}: {what}."
+
     def query_due_date(self, raised_on: dt.date) -> dt.date:
         """When a query raised on `raised_on` is due, unless QC sets another date."""
         return raised_on + dt.timedelta(days=self.query_due_days)
@@ -307,6 +316,25 @@ class Visit(models.Model):
 
     def window(self) -> tuple[dt.date, dt.date] | None:
         return self.timepoint.window(self.participant.treatment_start_date)
+
+    @property
+    def images_final(self) -> bool:
+        """QC accepted the images and no open query asks for new ones: nothing more is taken in."""
+        return self.state in (VisitState.ACCEPTED, VisitState.READ) and not self.reupload_requested
+
+    def image_refusal(self) -> str:
+        """Why this visit takes no new images, in words for the site, or "" when it takes them.
+
+        Accepted images are final unless an open query asks for a re-upload. Needs the
+        participant's trial (loaded or loadable). The uploader's permission is checked apart.
+        """
+        refusal = self.participant.trial.data_refusal("no images can be submitted")
+        if refusal:
+            return refusal
+        if self.images_final:
+            return ("The images of this visit were already accepted by QC. Send new images only when QC asks for "
+                    "a re-upload through a query.")
+        return ""
 
     def status(self, today: dt.date) -> VisitStatus:
         """The status the visit grid shows on `today` (needs participant and timepoint loaded)."""

@@ -27,7 +27,6 @@ from trials.choices import (
     VISIT_TRANSITIONS,
     ParticipantStatus,
     Role,
-    TrialStatus,
     VisitState,
 )
 from trials.models import (
@@ -128,7 +127,7 @@ def trial_status_change(*, actor: AbstractBaseUser, trial: Trial, status: str, r
     require_trial_perm(actor, "manage_trial", trial)
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
     ensure_transition(TRIAL_TRANSITIONS, trial.status, status)
-    if trial.status in (TrialStatus.LOCKED, TrialStatus.CLOSED) and not reason.strip():
+    if not trial.accepts_data and not reason.strip():
         raise ValidationError({"reason": "Give a reason for changing a locked trial."})
     before = trial.status
     trial.status = status
@@ -369,8 +368,9 @@ def participant_enrol(
     require_site_perm(actor, "enrol_participant", site)
     site = Site.objects.select_related("trial").get(pk=site.pk)  # fresh: the pattern or status may have changed
     trial = site.trial
-    if trial.status in ("locked", "closed"):
-        raise DomainError(f"{trial.code} is {trial.status}; no new participants.")
+    refusal = trial.data_refusal("no new participants")
+    if refusal:
+        raise DomainError(refusal)
     if status not in (ParticipantStatus.SCREENING, ParticipantStatus.ENROLLED):
         raise ValidationError({"status": "A new participant is in screening or enrolled."})
     subject_code = subject_code.strip()

@@ -93,13 +93,9 @@ def submission_open(*, actor: AbstractBaseUser, visit: Visit, comment: str = "",
     visit = Visit.objects.select_related("participant__site", "participant__trial", "timepoint").get(pk=visit.pk)
     require_site_perm(actor, "upload_images", visit.participant.site)
     trial = visit.participant.trial
-    if trial.status in ("locked", "closed"):
-        raise DomainError(f"{trial.code} is {trial.status}: no images can be submitted.")
-    if visit.state in (VisitState.ACCEPTED, VisitState.READ) and not visit.reupload_requested:
-        raise DomainError(
-            "The images of this visit were already accepted by QC. Send new images only when QC asks for a "
-            "re-upload through a query."
-        )
+    refusal = visit.image_refusal()
+    if refusal:
+        raise DomainError(refusal)
     if scan_date and scan_date > timezone.localdate():
         raise ValidationError({"scan_date": "The scan date is in the future."})
     submission = Submission(visit=visit, opened_by=actor, comment=comment, scan_date=scan_date)
@@ -163,7 +159,7 @@ def submission_finish_if_processed(*, submission_id: int) -> Submission:
 def _visit_received(submission: Submission) -> None:
     """New images move the visit (back) to received, so QC looks at it again."""
     visit = Visit.objects.select_for_update().get(pk=submission.visit_id)
-    if visit.state in (VisitState.ACCEPTED, VisitState.READ) and not visit.reupload_requested:
+    if visit.images_final:
         return
     visit_transition(actor=submission.opened_by, visit=visit, state=VisitState.RECEIVED,
                      scan_date=submission.scan_date or visit.scan_date, reason=f"images received in submission {submission.pk}")
