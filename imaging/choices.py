@@ -27,6 +27,34 @@ class FileStatus(models.TextChoices):
     EXPANDED = "expanded", "Archive unpacked"
 
 
+class FileReason(models.TextChoices):
+    """Why a file was rejected, skipped or not stored again (SubmissionFile.reason_code).
+
+    Consumers (QC, reports) read this code; `SubmissionFile.reason` keeps the words shown to the site.
+    """
+
+    TOO_LARGE = "too_large", "Larger than the upload limit"
+    EMPTY = "empty", "Empty file"
+    UPLOAD_UNFINISHED = "upload_unfinished", "Upload not finished"
+    DATA_LOST = "data_lost", "Uploaded data lost"
+    NESTED_ARCHIVE = "nested_archive", "Archive inside an archive"
+    ARCHIVE_REFUSED = "archive_refused", "Archive refused"
+    IN_REFUSED_ARCHIVE = "in_refused_archive", "Part of a refused archive"
+    SYSTEM_FILE = "system_file", "Operating-system file"
+    NOT_AN_IMAGE = "not_an_image", "Not an image (DICOMDIR index)"
+    UNREADABLE = "unreadable", "Cannot be read or de-identified"
+    OTHER_PATIENT = "other_patient", "Images of another patient"
+    RECEIVED_ELSEWHERE = "received_elsewhere", "Already received for another visit or participant"
+    ALREADY_RECEIVED = "already_received", "Already received (duplicate)"
+
+
+# Rejections about the patient, the visit or an unfinished upload, not about what the file holds:
+# automated QC does not report these files as unreadable (the site was told already).
+FILE_REASONS_NOT_ABOUT_CONTENT = frozenset({
+    FileReason.OTHER_PATIENT, FileReason.RECEIVED_ELSEWHERE, FileReason.UPLOAD_UNFINISHED,
+})
+
+
 # A file in one of these states will not change again.
 FILE_FINAL = {FileStatus.DEIDENTIFIED, FileStatus.DUPLICATE, FileStatus.REJECTED, FileStatus.SKIPPED, FileStatus.EXPANDED}
 

@@ -30,10 +30,11 @@ from imaging.archive import storage
 from imaging.choices import (
     FILE_FINAL,
     SUBMISSION_TRANSITIONS,
+    FileReason,
     FileStatus,
     SubmissionState,
 )
-from imaging.deid import DeidError, SkippedFile, deidentify_file
+from imaging.deid import DeidError, EmptyFileError, SkippedFile, deidentify_file
 from imaging.intake.deid_inputs import deid_context
 from imaging.intake.files import (
     ArchiveLimits,
@@ -115,7 +116,8 @@ def submission_complete(*, actor: AbstractBaseUser, submission: Submission) -> S
     ensure_transition(SUBMISSION_TRANSITIONS, submission.state, SubmissionState.PROCESSING)
     abandoned = list(SubmissionFile.objects.filter(submission=submission, status=FileStatus.UPLOADING))
     for f in abandoned:
-        _finish_file(f, FileStatus.REJECTED, "the upload of this file was not finished", actor=actor)
+        _finish_file(f, FileStatus.REJECTED, "the upload of this file was not finished",
+                     code=FileReason.UPLOAD_UNFINISHED, actor=actor)
     submission.state = SubmissionState.PROCESSING
     submission.completed_at = timezone.now()
     stamp(submission, actor)
@@ -177,18 +179,23 @@ def _next_ordinal(submission: Submission) -> int:
     return (top or 0) + 1
 
 
-def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: AbstractBaseUser | None = None,
-                 instance: Instance | None = None, flags: list[str] | None = None,
+def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, code: str = "",
+                 actor: AbstractBaseUser | None = None, instance: Instance | None = None, flags: list[str] | None = None,
                  audit: list[dict[str, Any]] | None = None, deferred: list[SubmissionFile] | None = None) -> None:
     """Record a file's final outcome and audit it (inside the caller's transaction).
 
-    With `audit` / `deferred` lists, the audit event and the row's save are collected for the
-    caller to write in bulk (a batch of files then costs a few statements, not a few per file).
+    `reason` is the site's wording, `code` (a FileReason) what QC and reports read; a rejected
+    or skipped file needs both. With `audit` / `deferred` lists, the audit event and the row's
+    save are collected for the caller to write in bulk (a batch of files then costs a few
+    statements, not a few per file).
     """
+    if status in (FileStatus.REJECTED, FileStatus.SKIPPED) and not (code and reason):
+        raise ValueError(f"A {status} file needs a reason code and its words.")
     f.status = status
     f.reason = reason[:255]
+    f.reason_code = code
     f.processed_at = timezone.now()
-    update = ["status", "reason", "processed_at"]
+    update = ["status", "reason", "reason_code", "processed_at"]
     if instance is not None:
         f.stored_instance = instance
         update.append("stored_instance")
@@ -206,6 +213,8 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: Abs
         FileStatus.EXPANDED: "submission_file.expand",
     }[status]
     data: dict[str, Any] = {"submission": f.submission_id, "file": f.display_name or f"file {f.ordinal}"}
+    if code:
+        data["reason_code"] = code
     if instance is not None:
         data["sop_instance_uid"] = instance.sop_uid
     event = dict(actor=actor, action=action, target=f, trial=f.submission.visit.participant.trial_id, reason=reason, data=data)
@@ -254,8 +263,8 @@ def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, upl
     for f, path in zip(created, pending, strict=True):
         f.submission = submission
         if path is None:
-            _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor,
-                         audit=events)
+            _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit",
+                         code=FileReason.TOO_LARGE, actor=actor, audit=events)
             continue
         os.replace(path, storage.quarantine_path(submission.pk, f.pk))
         events.append(dict(actor=actor, action="submission_file.receive", target=f, trial=trial_id,
@@ -306,9 +315,10 @@ def submission_upload_start(*, actor: AbstractBaseUser, submission: Submission, 
     stamp(f, actor)
     f.save()
     if size > max_file_bytes():
-        _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor)
+        _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit",
+                     code=FileReason.TOO_LARGE, actor=actor)
     elif size == 0:
-        _finish_file(f, FileStatus.REJECTED, "empty file", actor=actor)
+        _finish_file(f, FileStatus.REJECTED, "empty file", code=FileReason.EMPTY, actor=actor)
     else:
         storage.quarantine_path(submission.pk, f.pk).touch()
     return f
@@ -379,7 +389,8 @@ def submission_files_process(*, file_ids: list[int]) -> None:
             source = storage.quarantine_path(f.submission_id, f.pk)
             if not source.exists():
                 with transaction.atomic():
-                    _finish_file(_locked(f), FileStatus.REJECTED, "the uploaded data was lost; please send this file again")
+                    _finish_file(_locked(f), FileStatus.REJECTED, "the uploaded data was lost; please send this file again",
+                                 code=FileReason.DATA_LOST)
             elif looks_like_zip(source):
                 _process_archive(f, source)
             else:
@@ -398,6 +409,9 @@ def submission_files_process(*, file_ids: list[int]) -> None:
         submission_finish_if_processed(submission_id=submission_id)
 
 
+NESTED_ARCHIVE_WORDS = "nested archives are not accepted; unpack the inner archive first"
+
+
 def _locked(f: SubmissionFile) -> SubmissionFile:
     return SubmissionFile.objects.select_for_update(of=("self",)).select_related("submission__visit__participant").get(pk=f.pk)
 
@@ -406,13 +420,13 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
     limits = archive_limits()
     if f.parent_id is not None:
         with transaction.atomic():
-            _finish_file(_locked(f), FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
+            _finish_file(_locked(f), FileStatus.REJECTED, NESTED_ARCHIVE_WORDS, code=FileReason.NESTED_ARCHIVE)
         return
     try:
         members = inspect_archive(source, limits)
     except ArchiveRefused as exc:
         with transaction.atomic():
-            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason, code=FileReason.ARCHIVE_REFUSED)
         return
     created: list[int] = []
     try:
@@ -427,7 +441,8 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
                 continue
             if member.is_system_file:
                 with transaction.atomic():
-                    _finish_file(_locked(child), FileStatus.SKIPPED, "operating-system file, not an image")
+                    _finish_file(_locked(child), FileStatus.SKIPPED, "operating-system file, not an image",
+                                 code=FileReason.SYSTEM_FILE)
                 continue
             target = storage.quarantine_path(f.submission_id, child.pk)
             nested = extract_member(source, member, target, limits)
@@ -436,7 +451,8 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
                 child.status = FileStatus.RECEIVED
                 child.save(update_fields=["status", "received_bytes"])
                 with transaction.atomic():
-                    _finish_file(_locked(child), FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
+                    _finish_file(_locked(child), FileStatus.REJECTED, NESTED_ARCHIVE_WORDS,
+                                 code=FileReason.NESTED_ARCHIVE)
                 continue
             child.status = FileStatus.RECEIVED
             child.save(update_fields=["status", "received_bytes"])
@@ -445,8 +461,8 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
         # Declared sizes lied: nothing from this archive is used.
         with transaction.atomic():
             for child in SubmissionFile.objects.select_for_update().filter(parent=f).exclude(status__in=FILE_FINAL):
-                _finish_file(child, FileStatus.REJECTED, "part of a refused archive")
-            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+                _finish_file(child, FileStatus.REJECTED, "part of a refused archive", code=FileReason.IN_REFUSED_ARCHIVE)
+            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason, code=FileReason.ARCHIVE_REFUSED)
         return
     with transaction.atomic():
         locked = _locked(f)
@@ -467,11 +483,13 @@ def _deidentify(f: SubmissionFile, source: Path) -> tuple[SubmissionFile, Any, P
         result = deidentify_file(source, output, context)
     except SkippedFile as exc:
         with transaction.atomic():
-            _finish_file(_locked(f), FileStatus.SKIPPED, "DICOMDIR index file (not an image)" if exc.reason == "DICOMDIR" else exc.reason)
+            words = "DICOMDIR index file (not an image)" if exc.reason == "DICOMDIR" else exc.reason
+            _finish_file(_locked(f), FileStatus.SKIPPED, words, code=FileReason.NOT_AN_IMAGE)
         return None
     except DeidError as exc:
         with transaction.atomic():
-            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason)
+            code = FileReason.EMPTY if isinstance(exc, EmptyFileError) else FileReason.UNREADABLE
+            _finish_file(_locked(f), FileStatus.REJECTED, exc.reason, code=code)
         return None
     return f, result, output
 
@@ -531,7 +549,8 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
                 continue  # recorded by an earlier delivery of this task
             problem = _patient_problem(locked_submission, participant, result.original_patient_key)
             if problem:
-                _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
+                _finish_file(f, FileStatus.REJECTED, problem, code=FileReason.OTHER_PATIENT, audit=events,
+                             deferred=finished)
                 continue
             if not locked_submission.patient_key:
                 locked_submission.patient_key = result.original_patient_key
@@ -550,7 +569,8 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
             if study is None:
                 study, problem = _study_for(result, visit)
                 if problem:
-                    _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
+                    _finish_file(f, FileStatus.REJECTED, problem, code=FileReason.RECEIVED_ELSEWHERE, audit=events,
+                                 deferred=finished)
                     continue
                 studies[result.study_instance_uid] = study
             series = series_cache.get(result.series_instance_uid)
@@ -581,7 +601,8 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
             _finish_existing(f, Instance.objects.select_related("series__study").get(sop_uid=sop), visit,
                              audit=events, deferred=finished)
         # Bulk writes that keep simple-history's rows (plain bulk_update would skip them).
-        bulk_update_with_history(finished, SubmissionFile, ["status", "reason", "processed_at", "stored_instance", "flags"])
+        bulk_update_with_history(finished, SubmissionFile,
+                                 ["status", "reason", "reason_code", "processed_at", "stored_instance", "flags"])
         audit_record_many(events)
 
 
@@ -656,12 +677,13 @@ def _finish_existing(f: SubmissionFile, existing: Instance, visit: Visit, *, aud
     if existing.series.study.visit_id != visit.pk:
         if existing.series.study.participant_id != visit.participant_id:
             _finish_file(f, FileStatus.REJECTED, "this image was already received for another participant of this trial",
-                         audit=audit, deferred=deferred)
+                         code=FileReason.RECEIVED_ELSEWHERE, audit=audit, deferred=deferred)
         else:
             _finish_file(f, FileStatus.REJECTED, "this image was already received for another visit of this participant",
-                         audit=audit, deferred=deferred)
+                         code=FileReason.RECEIVED_ELSEWHERE, audit=audit, deferred=deferred)
         return
-    _finish_file(f, FileStatus.DUPLICATE, "already received, skipped", instance=existing, audit=audit, deferred=deferred)
+    _finish_file(f, FileStatus.DUPLICATE, "already received, skipped", code=FileReason.ALREADY_RECEIVED, instance=existing,
+                 audit=audit, deferred=deferred)
 
 
 def _date(value: str) -> dt.date | None:
