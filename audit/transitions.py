@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import models
 
+from audit.actions import AuditAction
 from audit.services import audit_record, jsonable
 from ictms.lib.history import stamp
 from ictms.lib.states import StateMachine
@@ -26,7 +27,7 @@ def transition(
     reason: str = "",
     fields: Mapping[str, Any] | None = None,
     data: Mapping[str, Any] | None = None,
-    action: str | None = None,
+    action: AuditAction | None = None,
     audit: bool = True,
 ) -> models.Model:
     """Move `obj` to `target` under `machine`; set `fields` with it; audit it. Raises InvalidTransition.
@@ -50,7 +51,7 @@ def transition(
     if audit:
         audit_record(
             actor=actor,
-            action=action or machine.audit_action,
+            action=AuditAction(action or machine.audit_action),
             target=obj,
             trial=trial,
             reason=reason,

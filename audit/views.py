@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
+from audit.actions import AuditAction
 from audit.export import audit_csv_rows
 from audit.selectors import AuditFilter, audit_action_names, audit_event_list_for_user
 from audit.services import audit_record
@@ -46,7 +47,7 @@ def audit_export(request: HttpRequest, access: TrialAccess) -> StreamingHttpResp
     filters = _filters(request)
     with transaction.atomic():
         # Exporting the trail is itself an auditable act.
-        audit_record(actor=request.user, action="audit.export", target=access.trial, trial=access.trial,
+        audit_record(actor=request.user, action=AuditAction.AUDIT_EXPORT, target=access.trial, trial=access.trial,
                      data={"filters": {k: str(v) for k, v in filters.__dict__.items() if v}})
     events = audit_event_list_for_user(user=request.user, trial=access.trial, filters=filters).order_by("seq")
     response = StreamingHttpResponse(audit_csv_rows(events.iterator(chunk_size=1000)), content_type="text/csv")

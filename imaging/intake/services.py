@@ -23,6 +23,7 @@ from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from audit.actions import AuditAction
 from audit.services import audit_record, audit_record_many
 from ictms.lib.errors import DomainError, ensure_transition
 from ictms.lib.history import stamp
@@ -103,7 +104,7 @@ def submission_open(*, actor: AbstractBaseUser, visit: Visit, comment: str = "",
     submission.full_clean()
     stamp(submission, actor)
     submission.save()
-    audit_record(actor=actor, action="submission.open", target=submission, trial=trial,
+    audit_record(actor=actor, action=AuditAction.SUBMISSION_OPEN, target=submission, trial=trial,
                  data={"visit": str(visit), "scan_date": scan_date, "comment": comment})
     return submission
 
@@ -122,7 +123,7 @@ def submission_complete(*, actor: AbstractBaseUser, submission: Submission) -> S
     submission.completed_at = timezone.now()
     stamp(submission, actor)
     submission.save(update_fields=["state", "completed_at"])
-    audit_record(actor=actor, action="submission.complete", target=submission, trial=submission.visit.participant.trial,
+    audit_record(actor=actor, action=AuditAction.SUBMISSION_COMPLETE, target=submission, trial=submission.visit.participant.trial,
                  changes={"state": [SubmissionState.RECEIVING, SubmissionState.PROCESSING]},
                  data={"files": SubmissionFile.objects.filter(submission=submission, parent__isnull=True).count(),
                        "unfinished_uploads": len(abandoned)})
@@ -147,7 +148,7 @@ def submission_finish_if_processed(*, submission_id: int) -> Submission:
         stamp(submission, None)
         submission.save(update_fields=["state", "finished_at"])
         trial = submission.visit.participant.trial
-        audit_record(actor=None, action="submission.finish", target=submission, trial=trial,
+        audit_record(actor=None, action=AuditAction.SUBMISSION_FINISH, target=submission, trial=trial,
                      changes={"state": [SubmissionState.PROCESSING, state]})
         if new:
             _visit_received(submission)
@@ -208,9 +209,9 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, code: str 
     else:
         f.save(update_fields=update)
     action = {
-        FileStatus.DEIDENTIFIED: "submission_file.deidentify", FileStatus.DUPLICATE: "submission_file.duplicate",
-        FileStatus.REJECTED: "submission_file.reject", FileStatus.SKIPPED: "submission_file.skip",
-        FileStatus.EXPANDED: "submission_file.expand",
+        FileStatus.DEIDENTIFIED: AuditAction.SUBMISSION_FILE_DEIDENTIFY, FileStatus.DUPLICATE: AuditAction.SUBMISSION_FILE_DUPLICATE,
+        FileStatus.REJECTED: AuditAction.SUBMISSION_FILE_REJECT, FileStatus.SKIPPED: AuditAction.SUBMISSION_FILE_SKIP,
+        FileStatus.EXPANDED: AuditAction.SUBMISSION_FILE_EXPAND,
     }[status]
     data: dict[str, Any] = {"submission": f.submission_id, "file": f.display_name or f"file {f.ordinal}"}
     if code:
@@ -231,7 +232,7 @@ def _received(f: SubmissionFile, actor: AbstractBaseUser) -> None:
     f.status = FileStatus.RECEIVED
     stamp(f, actor)
     f.save(update_fields=["status", "received_bytes"])
-    audit_record(actor=actor, action="submission_file.receive", target=f, trial=f.submission.visit.participant.trial_id,
+    audit_record(actor=actor, action=AuditAction.SUBMISSION_FILE_RECEIVE, target=f, trial=f.submission.visit.participant.trial_id,
                  data={"submission": f.submission_id, "file": f.display_name, "bytes": f.size})
 
 
@@ -267,7 +268,7 @@ def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, upl
                          code=FileReason.TOO_LARGE, actor=actor, audit=events)
             continue
         os.replace(path, storage.quarantine_path(submission.pk, f.pk))
-        events.append(dict(actor=actor, action="submission_file.receive", target=f, trial=trial_id,
+        events.append(dict(actor=actor, action=AuditAction.SUBMISSION_FILE_RECEIVE, target=f, trial=trial_id,
                            data={"submission": submission.pk, "file": f.display_name, "bytes": f.size}))
         to_process.append(f.pk)
     audit_record_many(events)

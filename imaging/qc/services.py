@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import audit_record
 from ictms.lib.errors import DomainError
 from ictms.lib.history import stamp
@@ -74,7 +75,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
         row.save()
         findings.append(row)
     blocking = {f.key: f for f in findings if f.severity == Severity.BLOCKING}
-    audit_record(actor=None, action="qc.run", target=visit, trial=trial,
+    audit_record(actor=None, action=AuditAction.QC_RUN, target=visit, trial=trial,
                  data={"submission": submission_id, "findings": len(findings), "blocking": len(blocking),
                        "codes": sorted({f.code for f in findings})})
     submission = Submission.objects.filter(pk=submission_id).first() if submission_id else None
@@ -116,7 +117,7 @@ def series_qc_decide(*, actor: AbstractBaseUser, series: Series, status: str, re
     series.full_clean()
     stamp(series, actor, comment)
     series.save(update_fields=["qc_status", "qc_reason", "qc_comment", "qc_by", "qc_at"])
-    audit_record(actor=actor, action="series.qc_decide", target=series, trial=visit.participant.trial_id, reason=comment,
+    audit_record(actor=actor, action=AuditAction.SERIES_QC_DECIDE, target=series, trial=visit.participant.trial_id, reason=comment,
                  changes={"qc_status": [before["qc_status"], status], "qc_reason": [before["qc_reason"], reason]},
                  data={"visit": str(visit)})
     if visit.state == VisitState.RECEIVED:

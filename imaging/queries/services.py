@@ -14,12 +14,20 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import audit_record
 from ictms.lib.errors import NotFoundError, PermissionDeniedError, ensure_transition
 from ictms.lib.history import stamp
 from imaging.choices import QUERY_TRANSITIONS, QueryAction, QueryCategory, QueryState
 from imaging.models import Query, QueryMessage, Series, Submission
 from trials.models import Visit
+
+# Each step of a query's thread and the audit action that records it.
+_AUDIT_ACTIONS = {
+    QueryAction.RAISE: AuditAction.QUERY_RAISE, QueryAction.ANSWER: AuditAction.QUERY_ANSWER,
+    QueryAction.AUTO_ANSWER: AuditAction.QUERY_AUTO_ANSWER, QueryAction.RESOLVE: AuditAction.QUERY_RESOLVE,
+    QueryAction.REOPEN: AuditAction.QUERY_REOPEN, QueryAction.CANCEL: AuditAction.QUERY_CANCEL,
+}
 
 
 def _can_see(actor: AbstractBaseUser, visit: Visit) -> bool:
@@ -78,7 +86,7 @@ def _move(query: Query, actor: AbstractBaseUser | None, target: str, action: str
     stamp(query, actor, text[:100])
     query.save(update_fields=["state", "answered_at", "closed_at"])
     _message(query, actor, action, text, submission)
-    audit_record(actor=actor, action=f"query.{action}", target=query, trial=query.visit.participant.trial_id,
+    audit_record(actor=actor, action=_AUDIT_ACTIONS[action], target=query, trial=query.visit.participant.trial_id,
                  reason=text, changes={"state": [before, target]},
                  data={"submission": submission.pk} if submission else None)
     _set_reupload_flag(query.visit_id, actor)
@@ -130,7 +138,7 @@ def query_raise(
     stamp(query, actor)
     query.save()
     _message(query, actor, QueryAction.RAISE, text)
-    audit_record(actor=actor, action="query.raise", target=query, trial=visit.participant.trial_id, reason=text,
+    audit_record(actor=actor, action=_AUDIT_ACTIONS[QueryAction.RAISE], target=query, trial=visit.participant.trial_id, reason=text,
                  data={"visit": str(visit), "category": category, "automatic": is_automatic,
                        "series": series.pk if series else None})
     _set_reupload_flag(visit.pk, actor)
