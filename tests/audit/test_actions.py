@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_an_unknown_action_is_refused_and_nothing_is_written(world):
     before = AuditEvent.objects.count()
-    with pytest.raises(ValueError, match="trial.updated"):
+    with pytest.raises(ValueError, match=r"trial\.updated"):
         audit_record(actor=world.admin, action="trial.updated", target=world.trial, trial=world.trial)
     assert AuditEvent.objects.count() == before
 
