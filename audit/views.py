@@ -51,6 +51,6 @@ def audit_export(request: HttpRequest, access: TrialAccess) -> StreamingHttpResp
                      data={"filters": {k: str(v) for k, v in filters.__dict__.items() if v}})
     events = audit_event_list_for_user(user=request.user, trial=access.trial, filters=filters).order_by("seq")
     response = StreamingHttpResponse(audit_csv_rows(events.iterator(chunk_size=1000)), content_type="text/csv")
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="audit-{access.trial.code}-{stamp}.csv"'
     return response

@@ -89,7 +89,7 @@ def _save(obj: Any, actor: AbstractBaseUser, reason: str = "", **kwargs: Any) ->
 def _apply(obj: Any, fields: tuple[str, ...], values: dict[str, Any]) -> None:
     unknown = set(values) - set(fields)
     if unknown:
-        raise ValidationError({name: "This field cannot be changed here." for name in unknown})
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
     for name, value in values.items():
         setattr(obj, name, value)
 
@@ -105,7 +105,7 @@ def trial_create(*, actor: AbstractBaseUser, code: str, title: str, sponsor_name
     _apply(trial, TRIAL_FIELDS, fields)
     _save(trial, actor)
     audit_record(actor=actor, action=AuditAction.TRIAL_CREATE, target=trial, trial=trial,
-                 changes=diff({}, snapshot(trial, ("code",) + TRIAL_FIELDS + ("status",))))
+                 changes=diff({}, snapshot(trial, ("code", *TRIAL_FIELDS, "status"))))
     _membership_create(actor=actor, trial=trial, user=actor, role=Role.TRIAL_ADMIN, site=None)
     return trial
 

@@ -218,7 +218,7 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, code: str 
         data["reason_code"] = code
     if instance is not None:
         data["sop_instance_uid"] = instance.sop_uid
-    event = dict(actor=actor, action=action, target=f, trial=f.submission.visit.participant.trial_id, reason=reason, data=data)
+    event = {"actor": actor, "action": action, "target": f, "trial": f.submission.visit.participant.trial_id, "reason": reason, "data": data}
     if audit is not None:
         audit.append(event)  # written with the rest of the batch
     else:
@@ -268,8 +268,8 @@ def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, upl
                          code=FileReason.TOO_LARGE, actor=actor, audit=events)
             continue
         os.replace(path, storage.quarantine_path(submission.pk, f.pk))
-        events.append(dict(actor=actor, action=AuditAction.SUBMISSION_FILE_RECEIVE, target=f, trial=trial_id,
-                           data={"submission": submission.pk, "file": f.display_name, "bytes": f.size}))
+        events.append({"actor": actor, "action": AuditAction.SUBMISSION_FILE_RECEIVE, "target": f, "trial": trial_id,
+                       "data": {"submission": submission.pk, "file": f.display_name, "bytes": f.size}})
         to_process.append(f.pk)
     audit_record_many(events)
     _enqueue(to_process)
@@ -291,8 +291,7 @@ def _into_quarantine(submission: Submission, upload: Any) -> Path:
 
 def _copy_upload(upload: Any, target: Path) -> None:
     with open(target, "wb") as out:
-        for block in upload.chunks(1 << 20):
-            out.write(block)
+        out.writelines(upload.chunks(1 << 20))
 
 
 @transaction.atomic
@@ -339,9 +338,8 @@ def submission_upload_append(*, actor: AbstractBaseUser, upload: SubmissionFile,
     _require_upload(actor, upload.submission)
     with transaction.atomic():
         f = SubmissionFile.objects.select_for_update(of=("self",)).select_related("submission__visit__participant__trial").get(pk=upload.pk)
-        if f.status != FileStatus.UPLOADING:
-            if f.status in FILE_FINAL or f.status == FileStatus.RECEIVED:
-                return f  # already complete: a retried last chunk is harmless
+        if f.status != FileStatus.UPLOADING and (f.status in FILE_FINAL or f.status == FileStatus.RECEIVED):
+            return f  # already complete: a retried last chunk is harmless
         if f.submission.state != SubmissionState.RECEIVING:
             raise DomainError("This submission is already complete; open a new submission to send more files.")
         if offset != f.received_bytes:
@@ -544,8 +542,8 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
         series_cache: dict[str, Series] = {}
         planned: dict[str, tuple[SubmissionFile, Any, Instance]] = {}
         repeats: list[tuple[SubmissionFile, str]] = []  # the same image twice in this batch
-        for f, result, output in batch:
-            f = locked_files[f.pk]
+        for unlocked, result, output in batch:
+            f = locked_files[unlocked.pk]
             if f.status != FileStatus.RECEIVED:
                 continue  # recorded by an earlier delivery of this task
             problem = _patient_problem(locked_submission, participant, result.original_patient_key)

@@ -1,6 +1,8 @@
 """The audit trail is a hash chain: verify_audit finds any row altered or deleted in the database."""
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -24,7 +26,7 @@ def test_an_intact_trail_verifies(events, capsys):
 
 
 def test_each_event_links_to_its_predecessor(events):
-    for prev, event in zip(events, events[1:]):
+    for prev, event in itertools.pairwise(events):
         assert event.prev_hash == prev.hash and event.seq == prev.seq + 1
         assert event.hash == event.compute_hash()
 

@@ -29,12 +29,12 @@ def test_a_compliant_series_gives_no_blocking_finding_and_no_query(world, api, b
 
 
 @pytest.mark.parametrize("kwargs,code", [
-    (dict(thickness=7.0, description="CHEST 7mm"), "slice_thickness_exceeded"),
-    (dict(missing=(5,)), "missing_slices"),
-    (dict(modality="MR", description="ABD T1"), "wrong_modality"),
-    (dict(contrast=False, description="CAP 2.5MM"), "contrast_missing"),
-    (dict(study_date=dt.date.today() - dt.timedelta(days=120)), "scan_date_outside_window"),
-    (dict(body_part="CHEST", description="THORAX"), "required_series_missing"),
+    ({"thickness": 7.0, "description": "CHEST 7mm"}, "slice_thickness_exceeded"),
+    ({"missing": (5,)}, "missing_slices"),
+    ({"modality": "MR", "description": "ABD T1"}, "wrong_modality"),
+    ({"contrast": False, "description": "CAP 2.5MM"}, "contrast_missing"),
+    ({"study_date": dt.date.today() - dt.timedelta(days=120)}, "scan_date_outside_window"),
+    ({"body_part": "CHEST", "description": "THORAX"}, "required_series_missing"),
 ])
 def test_each_rule_opens_an_automatic_query(world, api, bl, kwargs, code):
     upload_all(api(world.coordinator), bl.pk, qc_series(**kwargs))

@@ -82,7 +82,7 @@ def test_duplicates_within_one_request(world, api, bl):
     ("empty.dcm", b"", "empty file", "empty"),
 ])
 def test_bad_files_are_rejected_in_plain_words_and_change_nothing_else(world, api, bl, name, data, reason, code):
-    result = upload_all(api(world.coordinator), bl.pk, ct_files(2) + [(name, data)])
+    result = upload_all(api(world.coordinator), bl.pk, [*ct_files(2), (name, data)])
     assert result["counts"]["rejected"] == 1 and result["counts"]["deidentified"] == 2
     assert [(e["reason"], e["reason_code"]) for e in result["errors"]] == [(reason, code)]
 
@@ -166,7 +166,7 @@ def test_zip_expanding_beyond_the_total_limit_is_refused(world, api, bl, setting
 
 def test_nested_zips_are_refused(world, api, bl):
     inner = zip_of(ct_files(1))
-    result = upload_all(api(world.coordinator), bl.pk, [("outer.zip", zip_of([("inner.zip", inner)] + ct_files(1, seed=3)))])
+    result = upload_all(api(world.coordinator), bl.pk, [("outer.zip", zip_of([("inner.zip", inner), *ct_files(1, seed=3)]))])
     reasons = [e["reason"] for e in result["errors"]]
     assert any("nested archives" in r for r in reasons) and result["counts"]["deidentified"] == 1
     assert {e["reason_code"] for e in result["errors"]} == {"nested_archive"}
