@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.models import GENESIS_HASH, AuditEvent
 from ictms.lib.request_context import current_client_ip
 
@@ -45,10 +46,17 @@ def _lock_chain() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
 
 
+def _action(action: str) -> str:
+    """The stored string of a vocabulary action; ValueError for anything else (a typo forks the trail)."""
+    if action not in AuditAction.values:
+        raise ValueError(f"Unknown audit action {action!r}: add it to audit.actions.AuditAction.")
+    return str(AuditAction(action).value)
+
+
 def audit_record(
     *,
     actor: AbstractBaseUser | AnonymousUser | None,
-    action: str,
+    action: AuditAction,
     target: models.Model | None = None,
     trial: Any = None,
     reason: str = "",
@@ -56,9 +64,12 @@ def audit_record(
     data: dict[str, Any] | None = None,
     ip: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the audit chain, inside the caller's transaction."""
-    return audit_record_many([dict(actor=actor, action=action, target=target, trial=trial, reason=reason,
-                                   changes=changes, data=data, ip=ip)])[0]
+    """Append one event to the audit chain, inside the caller's transaction.
+
+    `action` must be an AuditAction (ValueError otherwise, and nothing is written).
+    """
+    return audit_record_many([{"actor": actor, "action": action, "target": target, "trial": trial, "reason": reason,
+                               "changes": changes, "data": data, "ip": ip}])[0]
 
 
 def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
@@ -69,6 +80,7 @@ def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
     """
     if not events:
         return []
+    actions = [_action(e["action"]) for e in events]  # all checked before anything is written
     # savepoint=False: inside the caller's transaction no savepoint is needed (an error rolls
     # the whole transaction back anyway); on its own it is a transaction of its own.
     with transaction.atomic(savepoint=False):
@@ -78,7 +90,7 @@ def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
         now = timezone.now()
         ambient_ip = current_client_ip()
         rows = []
-        for e in events:
+        for e, action in zip(events, actions, strict=True):
             actor, target, trial = e.get("actor"), e.get("target"), e.get("trial")
             if actor is not None and not getattr(actor, "is_authenticated", False):
                 actor = None
@@ -89,7 +101,7 @@ def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
                 actor=actor,
                 actor_username=actor.get_username() if actor else "",
                 ip=e["ip"] if e.get("ip") is not None else ambient_ip,
-                action=e["action"],
+                action=action,
                 trial_id=getattr(trial, "pk", trial),
                 target_type=target._meta.label_lower if target is not None else "",
                 target_id=str(target.pk) if target is not None else "",

@@ -11,6 +11,7 @@ from django.contrib.auth.signals import (
 from django.db import transaction
 from django.dispatch import receiver
 
+from audit.actions import AuditAction
 from audit.services import audit_record
 from ictms.lib.request_context import client_ip_from_request
 
@@ -22,14 +23,14 @@ def _ip(request: Any) -> str | None:
 @receiver(user_logged_in)
 def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     with transaction.atomic():
-        audit_record(actor=user, action="user.login", target=user, ip=_ip(request))
+        audit_record(actor=user, action=AuditAction.USER_LOGIN, target=user, ip=_ip(request))
 
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
         with transaction.atomic():
-            audit_record(actor=user, action="user.logout", target=user, ip=_ip(request))
+            audit_record(actor=user, action=AuditAction.USER_LOGOUT, target=user, ip=_ip(request))
 
 
 @receiver(user_login_failed)
@@ -37,6 +38,6 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
     # Only the username is kept: the password never reaches the audit trail.
     with transaction.atomic():
         audit_record(
-            actor=None, action="user.login_failed", ip=_ip(request),
+            actor=None, action=AuditAction.USER_LOGIN_FAILED, ip=_ip(request),
             data={"username": str(credentials.get("username", ""))[:150]},
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import models
 
+from audit.actions import AuditAction
 from audit.services import audit_record, jsonable
 from ictms.lib.history import stamp
 from ictms.lib.states import StateMachine
@@ -27,7 +28,7 @@ def transition(
     fields: Mapping[str, Any] | None = None,
     bookkeeping: Mapping[str, Any] | None = None,
     data: Mapping[str, Any] | None = None,
-    action: str | None = None,
+    action: AuditAction | None = None,
     audit: bool = True,
     clean: bool = False,
 ) -> models.Model:
@@ -59,7 +60,7 @@ def transition(
     if audit:
         audit_record(
             actor=actor,
-            action=action or machine.audit_action,
+            action=AuditAction(action or machine.audit_action),
             target=obj,
             trial=trial,
             reason=reason,

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 
+from audit.actions import AuditAction
 from audit.export import audit_csv_rows
 from audit.filters import AuditEventFilterSet
 from audit.selectors import audit_action_names, audit_event_list_for_user
@@ -47,7 +48,7 @@ def audit_export(request: HttpRequest, access: TrialAccess) -> HttpResponse:
         return HttpResponseBadRequest(f"Nothing exported: fix the filters.\n{lines}\n", content_type="text/plain")
     with transaction.atomic():
         # Exporting the trail is itself an auditable act.
-        audit_record(actor=request.user, action="audit.export", target=access.trial, trial=access.trial,
+        audit_record(actor=request.user, action=AuditAction.AUDIT_EXPORT, target=access.trial, trial=access.trial,
                      data={"filters": filterset.applied()})
     events = filterset.qs.order_by("seq")
     response = StreamingHttpResponse(audit_csv_rows(events.iterator(chunk_size=1000)), content_type="text/csv")

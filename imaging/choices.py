@@ -1,6 +1,7 @@
 """Choices and state machines of the imaging app (one StateMachine per stored state field)."""
 from django.db import models
 
+from audit.actions import AuditAction
 from ictms.lib.states import StateMachine
 
 
@@ -14,7 +15,7 @@ class SubmissionState(models.TextChoices):
 # Completing moves receiving -> processing; the last processed file ends it done (something
 # usable arrived) or failed. The completing and finishing moves have audit names of their own.
 SUBMISSION_MACHINE = StateMachine.build(
-    name="submission", field="state", choices=SubmissionState, audit_action="submission.state_change",
+    name="submission", field="state", choices=SubmissionState, audit_action=AuditAction.SUBMISSION_STATE_CHANGE,
     transitions={
         SubmissionState.RECEIVING: {SubmissionState.PROCESSING},
         SubmissionState.PROCESSING: {SubmissionState.DONE, SubmissionState.FAILED},
@@ -36,13 +37,42 @@ class FileStatus(models.TextChoices):
 # makes it received. Refusals can come before receipt (too large, empty, unfinished, an
 # operating-system file in an archive); processing gives every received file its outcome.
 FILE_MACHINE = StateMachine.build(
-    name="submission_file", field="status", choices=FileStatus, audit_action="submission_file.status_change",
+    name="submission_file", field="status", choices=FileStatus, audit_action=AuditAction.SUBMISSION_FILE_STATUS_CHANGE,
     transitions={
         FileStatus.UPLOADING: {FileStatus.RECEIVED, FileStatus.REJECTED, FileStatus.SKIPPED},
         FileStatus.RECEIVED: {FileStatus.DEIDENTIFIED, FileStatus.DUPLICATE, FileStatus.REJECTED, FileStatus.SKIPPED,
                               FileStatus.EXPANDED},
     },
 )
+class FileReason(models.TextChoices):
+    """Why a file was rejected, skipped or not stored again (SubmissionFile.reason_code).
+
+    Consumers (QC, reports) read this code; `SubmissionFile.reason` keeps the words shown to the site.
+    """
+
+    TOO_LARGE = "too_large", "Larger than the upload limit"
+    EMPTY = "empty", "Empty file"
+    UPLOAD_UNFINISHED = "upload_unfinished", "Upload not finished"
+    DATA_LOST = "data_lost", "Uploaded data lost"
+    NESTED_ARCHIVE = "nested_archive", "Archive inside an archive"
+    ARCHIVE_REFUSED = "archive_refused", "Archive refused"
+    IN_REFUSED_ARCHIVE = "in_refused_archive", "Part of a refused archive"
+    SYSTEM_FILE = "system_file", "Operating-system file"
+    NOT_AN_IMAGE = "not_an_image", "Not an image (DICOMDIR index)"
+    UNREADABLE = "unreadable", "Cannot be read or de-identified"
+    OTHER_PATIENT = "other_patient", "Images of another patient"
+    RECEIVED_ELSEWHERE = "received_elsewhere", "Already received for another visit or participant"
+    ALREADY_RECEIVED = "already_received", "Already received (duplicate)"
+    VISIT_READ = "visit_read", "The visit has been read since the file was sent"
+
+
+# Rejections about the patient, the visit or an unfinished upload, not about what the file holds:
+# automated QC does not report these files as unreadable (the site was told already).
+FILE_REASONS_NOT_ABOUT_CONTENT = frozenset({
+    FileReason.OTHER_PATIENT, FileReason.RECEIVED_ELSEWHERE, FileReason.UPLOAD_UNFINISHED, FileReason.VISIT_READ,
+})
+
+
 # A file in one of these states will not change again.
 FILE_FINAL = frozenset(FileStatus(s) for s in FILE_MACHINE.states if FILE_MACHINE.is_terminal(s))
 
@@ -61,7 +91,7 @@ class QcStatus(models.TextChoices):
 # A QC analyst may decide a series again (another outcome, reason or comment) until the visit
 # is accepted; nothing goes back to pending.
 SERIES_QC_MACHINE = StateMachine.build(
-    name="series_qc", field="qc_status", choices=QcStatus, audit_action="series.qc_decide",
+    name="series_qc", field="qc_status", choices=QcStatus, audit_action=AuditAction.SERIES_QC_DECIDE,
     transitions={
         QcStatus.PENDING: {QcStatus.PASSED, QcStatus.FAILED},
         QcStatus.PASSED: {QcStatus.PASSED, QcStatus.FAILED},
@@ -100,7 +130,7 @@ class QueryState(models.TextChoices):
 # design.md: open -> answered -> resolved, answered -> open (reopen), open -> cancelled. Each
 # move is audited under the name of its action ("query.answer", "query.reopen", ...).
 QUERY_MACHINE = StateMachine.build(
-    name="query", field="state", choices=QueryState, audit_action="query.state_change",
+    name="query", field="state", choices=QueryState, audit_action=AuditAction.QUERY_STATE_CHANGE,
     transitions={
         QueryState.OPEN: {QueryState.ANSWERED, QueryState.CANCELLED},
         QueryState.ANSWERED: {QueryState.RESOLVED, QueryState.OPEN},

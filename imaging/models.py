@@ -17,6 +17,7 @@ from imaging.choices import (
     QUERY_MACHINE,
     SERIES_QC_MACHINE,
     SUBMISSION_MACHINE,
+    FileReason,
     FileStatus,
     MeasurementKind,
     QcReason,
@@ -65,6 +66,8 @@ class SubmissionFile(models.Model):
     received_bytes = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=16, choices=FileStatus.choices, default=FileStatus.UPLOADING)
     reason = models.CharField(max_length=255, blank=True, help_text="Why it was rejected or skipped, in plain words.")
+    reason_code = models.CharField(max_length=32, choices=FileReason.choices, blank=True,
+                                   help_text="Why it was rejected or skipped, as a code for QC and reports.")
     # Not named "instance": simple-history reserves that name on historical models.
     stored_instance = models.ForeignKey("Instance", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     flags = models.JSONField(default=list, blank=True)
@@ -78,6 +81,8 @@ class SubmissionFile(models.Model):
             models.UniqueConstraint(fields=["submission", "client_key"], condition=~Q(client_key=""), name="one_upload_per_client_key"),
             models.UniqueConstraint(fields=["parent", "ordinal"], condition=Q(parent__isnull=False), name="one_row_per_archive_member"),
             FILE_MACHINE.check_constraint(),
+            models.CheckConstraint(condition=Q(reason_code__in=["", *FileReason.values]),
+                                   name="submission_file_reason_code_valid"),
         ]
         indexes = [models.Index(fields=["submission", "status"])]
 

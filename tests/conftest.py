@@ -240,11 +240,7 @@ class WorkerProcess:
         import subprocess
         import sys
 
-<<<<<<< HEAD
         log = open(self.log_path, "ab")  # noqa: SIM115  (the worker writes to it until stop() closes it)
-=======
-        log = open(self.log_path, "ab")  # noqa: SIM115 (the worker writes to it for as long as it lives)
->>>>>>> routes
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ictms", "worker", "--pool=prefork", "--concurrency=2",
              "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", self.env["CELERY_QUEUE"]],
@@ -267,11 +263,7 @@ class WorkerProcess:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=30)
-<<<<<<< HEAD
-            except Exception:
-=======
             except Exception:  # a stuck worker is killed
->>>>>>> routes
                 self.kill()
 
 

@@ -1,6 +1,7 @@
 """Choices and state machines of the trials app (one StateMachine per stored state field)."""
 from django.db import models
 
+from audit.actions import AuditAction
 from ictms.lib.states import StateMachine
 
 
@@ -12,7 +13,7 @@ class TrialStatus(models.TextChoices):
 
 
 TRIAL_MACHINE = StateMachine.build(
-    name="trial", field="status", choices=TrialStatus, audit_action="trial.status_change",
+    name="trial", field="status", choices=TrialStatus, audit_action=AuditAction.TRIAL_STATUS_CHANGE,
     transitions={
         TrialStatus.SETUP: {TrialStatus.ACTIVE},
         TrialStatus.ACTIVE: {TrialStatus.LOCKED},
@@ -45,7 +46,7 @@ class ParticipantStatus(models.TextChoices):
 
 
 PARTICIPANT_MACHINE = StateMachine.build(
-    name="participant", field="status", choices=ParticipantStatus, audit_action="participant.status_change",
+    name="participant", field="status", choices=ParticipantStatus, audit_action=AuditAction.PARTICIPANT_STATUS_CHANGE,
     transitions={
         ParticipantStatus.SCREENING: {ParticipantStatus.ENROLLED, ParticipantStatus.SCREEN_FAILED, ParticipantStatus.WITHDRAWN},
         ParticipantStatus.ENROLLED: {ParticipantStatus.WITHDRAWN, ParticipantStatus.COMPLETED},
@@ -66,7 +67,7 @@ class VisitState(models.TextChoices):
 # New images move a visit (back) to received; received -> received is a further upload before QC.
 # A visit that has been read is final: it takes no new images (bug B2 of issue #9).
 VISIT_MACHINE = StateMachine.build(
-    name="visit", field="state", choices=VisitState, audit_action="visit.state_change",
+    name="visit", field="state", choices=VisitState, audit_action=AuditAction.VISIT_STATE_CHANGE,
     transitions={
         VisitState.EXPECTED: {VisitState.RECEIVED},
         VisitState.RECEIVED: {VisitState.IN_QC, VisitState.ACCEPTED, VisitState.RECEIVED},

@@ -105,6 +105,19 @@ class Trial(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    @property
+    def accepts_data(self) -> bool:
+        """Sites enrol and send images while the trial is in set-up or active; locking freezes its data."""
+        return self.status not in (TrialStatus.LOCKED, TrialStatus.CLOSED)
+
+    def data_refusal(self, what: str) -> str:
+        """Why `what` (e.g. "no images can be submitted") is refused, or "" while the trial accepts data."""
+        return "" if self.accepts_data else f"{self.code} is {self.get_status_display().lower()}: {what}."
+
+    def query_due_date(self, raised_on: dt.date) -> dt.date:
+        """When a query raised on `raised_on` is due, unless QC sets another date."""
+        return raised_on + dt.timedelta(days=self.query_due_days)
+
     def subject_code_regex(self, site_number: str) -> str:
         return self.subject_code_pattern.replace("{site}", re.escape(site_number))
 
@@ -323,8 +336,15 @@ class Visit(models.Model):
             return False
         return self.state != VisitState.ACCEPTED or self.reupload_requested
 
-    def images_refused_reason(self) -> str:
-        """Why `takes_images` is false, in the words shown to the site ("" when it is true)."""
+    def image_refusal(self) -> str:
+        """Why this visit takes no new images, in words for the site, or "" when it takes them.
+
+        The trial's lock first, then `takes_images`. Needs the participant's trial (loaded or
+        loadable). The uploader's permission is checked apart.
+        """
+        refusal = self.participant.trial.data_refusal("no images can be submitted")
+        if refusal:
+            return refusal
         if self.state == VisitState.READ:
             return "This visit has been read: it takes no new images."
         if not self.takes_images:

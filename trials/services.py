@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import audit_record, diff, snapshot
 from audit.transitions import transition
 from ictms.lib.errors import DomainError, NotFoundError, PermissionDeniedError
@@ -23,7 +24,6 @@ from trials.choices import (
     VISIT_MACHINE,
     ParticipantStatus,
     Role,
-    TrialStatus,
     VisitState,
 )
 from trials.models import (
@@ -100,7 +100,7 @@ def trial_create(*, actor: AbstractBaseUser, code: str, title: str, sponsor_name
     trial = Trial(code=code, title=title, sponsor_name=sponsor_name)
     _apply(trial, TRIAL_FIELDS, fields)
     _save(trial, actor)
-    audit_record(actor=actor, action="trial.create", target=trial, trial=trial,
+    audit_record(actor=actor, action=AuditAction.TRIAL_CREATE, target=trial, trial=trial,
                  changes=diff({}, snapshot(trial, ("code", *TRIAL_FIELDS, "status"))))
     _membership_create(actor=actor, trial=trial, user=actor, role=Role.TRIAL_ADMIN, site=None)
     return trial
@@ -115,7 +115,7 @@ def trial_update(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Tri
     changes = diff(before, snapshot(trial, TRIAL_FIELDS))
     if changes:
         _save(trial, actor)
-        audit_record(actor=actor, action="trial.update", target=trial, trial=trial, changes=changes)
+        audit_record(actor=actor, action=AuditAction.TRIAL_UPDATE, target=trial, trial=trial, changes=changes)
     return trial
 
 
@@ -124,7 +124,7 @@ def trial_status_change(*, actor: AbstractBaseUser, trial: Trial, status: str, r
     require_trial_perm(actor, "manage_trial", trial)
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
     TRIAL_MACHINE.ensure(trial.status, status)
-    if trial.status in (TrialStatus.LOCKED, TrialStatus.CLOSED) and not reason.strip():
+    if not trial.accepts_data and not reason.strip():
         raise ValidationError({"reason": "Give a reason for changing a locked trial."})
     transition(TRIAL_MACHINE, trial, status, actor=actor, trial=trial, reason=reason)
     return trial
@@ -139,7 +139,7 @@ def site_create(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Site
     _apply(site, SITE_FIELDS, fields)
     site.ae_title = (site.ae_title or "").upper()
     _save(site, actor)
-    audit_record(actor=actor, action="site.create", target=site, trial=trial, changes=diff({}, snapshot(site, SITE_FIELDS)))
+    audit_record(actor=actor, action=AuditAction.SITE_CREATE, target=site, trial=trial, changes=diff({}, snapshot(site, SITE_FIELDS)))
     return site
 
 
@@ -153,7 +153,7 @@ def site_update(*, actor: AbstractBaseUser, site: Site, **fields: Any) -> Site:
     changes = diff(before, snapshot(site, SITE_FIELDS))
     if changes:
         _save(site, actor)
-        audit_record(actor=actor, action="site.update", target=site, trial=site.trial, changes=changes)
+        audit_record(actor=actor, action=AuditAction.SITE_UPDATE, target=site, trial=site.trial, changes=changes)
     return site
 
 
@@ -166,7 +166,7 @@ def timepoint_create(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) ->
     timepoint = TimepointDefinition(trial=trial)
     _apply(timepoint, TIMEPOINT_FIELDS, fields)
     _save(timepoint, actor)
-    audit_record(actor=actor, action="timepoint.create", target=timepoint, trial=trial,
+    audit_record(actor=actor, action=AuditAction.TIMEPOINT_CREATE, target=timepoint, trial=trial,
                  changes=diff({}, snapshot(timepoint, TIMEPOINT_FIELDS)))
     for participant in Participant.objects.filter(trial=trial):
         _visit_create(actor=actor, participant=participant, timepoint=timepoint)
@@ -182,7 +182,7 @@ def timepoint_update(*, actor: AbstractBaseUser, timepoint: TimepointDefinition,
     changes = diff(before, snapshot(timepoint, TIMEPOINT_FIELDS))
     if changes:
         _save(timepoint, actor)
-        audit_record(actor=actor, action="timepoint.update", target=timepoint, trial=timepoint.trial, changes=changes)
+        audit_record(actor=actor, action=AuditAction.TIMEPOINT_UPDATE, target=timepoint, trial=timepoint.trial, changes=changes)
     return timepoint
 
 
@@ -192,7 +192,7 @@ def imaging_requirement_create(*, actor: AbstractBaseUser, timepoint: TimepointD
     requirement = ImagingRequirement(timepoint=timepoint)
     _apply(requirement, REQUIREMENT_FIELDS, fields)
     _save(requirement, actor)
-    audit_record(actor=actor, action="imaging_requirement.create", target=requirement, trial=timepoint.trial,
+    audit_record(actor=actor, action=AuditAction.IMAGING_REQUIREMENT_CREATE, target=requirement, trial=timepoint.trial,
                  changes=diff({}, snapshot(requirement, REQUIREMENT_FIELDS)), data={"timepoint": timepoint.code})
     return requirement
 
@@ -207,7 +207,7 @@ def imaging_requirement_update(*, actor: AbstractBaseUser, requirement: ImagingR
     changes = diff(before, snapshot(requirement, REQUIREMENT_FIELDS))
     if changes:
         _save(requirement, actor)
-        audit_record(actor=actor, action="imaging_requirement.update", target=requirement, trial=trial, changes=changes)
+        audit_record(actor=actor, action=AuditAction.IMAGING_REQUIREMENT_UPDATE, target=requirement, trial=trial, changes=changes)
     return requirement
 
 
@@ -215,7 +215,7 @@ def imaging_requirement_update(*, actor: AbstractBaseUser, requirement: ImagingR
 def imaging_requirement_delete(*, actor: AbstractBaseUser, requirement: ImagingRequirement, reason: str = "") -> None:
     trial = requirement.timepoint.trial
     require_trial_perm(actor, "manage_trial", trial)
-    audit_record(actor=actor, action="imaging_requirement.delete", target=requirement, trial=trial, reason=reason,
+    audit_record(actor=actor, action=AuditAction.IMAGING_REQUIREMENT_DELETE, target=requirement, trial=trial, reason=reason,
                  changes=diff(snapshot(requirement, REQUIREMENT_FIELDS), {}))
     stamp(requirement, actor, reason)
     requirement.delete()
@@ -229,7 +229,7 @@ def _membership_create(*, actor: AbstractBaseUser, trial: Trial, user: AbstractB
     membership = Membership(user=user, trial=trial, role=role, site=site if role in SITE_ROLES else None)
     _save(membership, actor)
     membership_permissions_sync(user=user, trial=trial)
-    audit_record(actor=actor, action="membership.create", target=membership, trial=trial,
+    audit_record(actor=actor, action=AuditAction.MEMBERSHIP_CREATE, target=membership, trial=trial,
                  changes=diff({}, {"user": user.get_username(), "role": role, "site": site.number if site else None}))
     return membership
 
@@ -266,7 +266,7 @@ def membership_invite(
         user.full_clean()
         user.save()
         created = True
-        audit_record(actor=actor, action="user.create", target=user, trial=trial,
+        audit_record(actor=actor, action=AuditAction.USER_CREATE, target=user, trial=trial,
                      data={"username": user.username, "email": email})
     membership = _membership_create(actor=actor, trial=trial, user=user, role=role, site=site)
     if created:
@@ -303,7 +303,7 @@ def membership_change_role(
     _save(membership, actor, reason)
     membership_permissions_sync(user=membership.user, trial=membership.trial)
     after = {"role": membership.role, "site": membership.site.number if membership.site else None}
-    audit_record(actor=actor, action="membership.role_change", target=membership, trial=membership.trial,
+    audit_record(actor=actor, action=AuditAction.MEMBERSHIP_ROLE_CHANGE, target=membership, trial=membership.trial,
                  reason=reason, changes=diff(before, after))
     return membership
 
@@ -322,7 +322,7 @@ def membership_remove(*, actor: AbstractBaseUser, membership: Membership, reason
     membership.ended_at = timezone.now()
     _save(membership, actor, reason)
     membership_permissions_sync(user=membership.user, trial=membership.trial)
-    audit_record(actor=actor, action="membership.remove", target=membership, trial=membership.trial,
+    audit_record(actor=actor, action=AuditAction.MEMBERSHIP_REMOVE, target=membership, trial=membership.trial,
                  reason=reason, changes={"is_active": [True, False]})
     return membership
 
@@ -361,8 +361,9 @@ def participant_enrol(
     require_site_perm(actor, "enrol_participant", site)
     site = Site.objects.select_related("trial").get(pk=site.pk)  # fresh: the pattern or status may have changed
     trial = site.trial
-    if trial.status in ("locked", "closed"):
-        raise DomainError(f"{trial.code} is {trial.status}; no new participants.")
+    refusal = trial.data_refusal("no new participants")
+    if refusal:
+        raise DomainError(refusal)
     if status not in (ParticipantStatus.SCREENING, ParticipantStatus.ENROLLED):
         raise ValidationError({"status": "A new participant is in screening or enrolled."})
     subject_code = subject_code.strip()
@@ -374,7 +375,7 @@ def participant_enrol(
         treatment_start_date=treatment_start_date, arm=arm, deid_date_offset_days=_date_offset(trial),
     )
     _save(participant, actor)
-    audit_record(actor=actor, action="participant.enrol", target=participant, trial=trial,
+    audit_record(actor=actor, action=AuditAction.PARTICIPANT_ENROL, target=participant, trial=trial,
                  changes=diff({}, snapshot(participant, PARTICIPANT_FIELDS)))
     for timepoint in TimepointDefinition.objects.filter(trial=trial).order_by("order"):
         _visit_create(actor=actor, participant=participant, timepoint=timepoint)
@@ -398,7 +399,7 @@ def participant_update(
     if corrected and not reason.strip():
         raise ValidationError({"reason": f"Give a reason for correcting {', '.join(corrected)}."})
     _save(participant, actor, reason)
-    audit_record(actor=actor, action="participant.update", target=participant, trial=participant.trial,
+    audit_record(actor=actor, action=AuditAction.PARTICIPANT_UPDATE, target=participant, trial=participant.trial,
                  reason=reason, changes=changes)
     return participant
 

@@ -36,8 +36,8 @@ class SubmissionFileOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SubmissionFile
-        fields = ["id", "ordinal", "archive", "client_key", "name", "size", "received_bytes", "status", "reason", "flags",
-                  "instance", "processed_at"]
+        fields = ["id", "ordinal", "archive", "client_key", "name", "size", "received_bytes", "status", "reason",
+                  "reason_code", "flags", "instance", "processed_at"]
 
 
 class SubmissionOutputSerializer(serializers.ModelSerializer):
@@ -65,7 +65,7 @@ class SubmissionOutputSerializer(serializers.ModelSerializer):
         if not self.context.get("with_errors"):
             return []
         rejected = obj.files.filter(status=FileStatus.REJECTED).order_by("id")[:1000]
-        return [{"file": f.pk, "name": f.display_name, "reason": f.reason} for f in rejected]
+        return [{"file": f.pk, "name": f.display_name, "reason": f.reason, "reason_code": f.reason_code} for f in rejected]
 
 
 class SubmissionOpenInputSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from django.db.models import Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from audit.actions import AuditAction
 from audit.services import audit_record, audit_record_many
 from audit.transitions import transition
 from ictms.lib.errors import DomainError
@@ -32,10 +33,11 @@ from imaging.choices import (
     FILE_FINAL,
     FILE_MACHINE,
     SUBMISSION_MACHINE,
+    FileReason,
     FileStatus,
     SubmissionState,
 )
-from imaging.deid import DeidError, SkippedFile, deidentify_file
+from imaging.deid import DeidError, EmptyFileError, SkippedFile, deidentify_file
 from imaging.intake.deid_inputs import deid_context
 from imaging.intake.files import (
     ArchiveLimits,
@@ -96,17 +98,16 @@ def submission_open(*, actor: AbstractBaseUser, visit: Visit, comment: str = "",
     visit = Visit.objects.select_related("participant__site", "participant__trial", "timepoint").get(pk=visit.pk)
     require_site_perm(actor, "upload_images", visit.participant.site)
     trial = visit.participant.trial
-    if trial.status in ("locked", "closed"):
-        raise DomainError(f"{trial.code} is {trial.status}: no images can be submitted.")
-    if not visit.takes_images:
-        raise DomainError(visit.images_refused_reason())
+    refusal = visit.image_refusal()
+    if refusal:
+        raise DomainError(refusal)
     if scan_date and scan_date > timezone.localdate():
         raise ValidationError({"scan_date": "The scan date is in the future."})
     submission = Submission(visit=visit, opened_by=actor, comment=comment, scan_date=scan_date)
     submission.full_clean()
     stamp(submission, actor)
     submission.save()
-    audit_record(actor=actor, action="submission.open", target=submission, trial=trial,
+    audit_record(actor=actor, action=AuditAction.SUBMISSION_OPEN, target=submission, trial=trial,
                  data={"visit": str(visit), "scan_date": scan_date, "comment": comment})
     return submission
 
@@ -119,10 +120,11 @@ def submission_complete(*, actor: AbstractBaseUser, submission: Submission) -> S
     SUBMISSION_MACHINE.ensure(submission.state, SubmissionState.PROCESSING)
     abandoned = list(SubmissionFile.objects.filter(submission=submission, status=FileStatus.UPLOADING))
     for f in abandoned:
-        _finish_file(f, FileStatus.REJECTED, "the upload of this file was not finished", actor=actor)
+        _finish_file(f, FileStatus.REJECTED, "the upload of this file was not finished",
+                     code=FileReason.UPLOAD_UNFINISHED, actor=actor)
     transition(SUBMISSION_MACHINE, submission, SubmissionState.PROCESSING, actor=actor,
                trial=submission.visit.participant.trial, bookkeeping={"completed_at": timezone.now()},
-               action="submission.complete",
+               action=AuditAction.SUBMISSION_COMPLETE,
                data={"files": SubmissionFile.objects.filter(submission=submission, parent__isnull=True).count(),
                      "unfinished_uploads": len(abandoned)})
     transaction.on_commit(lambda: submission_finish_if_processed(submission_id=submission.pk))
@@ -142,7 +144,7 @@ def submission_finish_if_processed(*, submission_id: int) -> Submission:
         new = SubmissionFile.objects.filter(submission=submission, status=FileStatus.DEIDENTIFIED).exists()
         state = SubmissionState.DONE if usable else SubmissionState.FAILED
         transition(SUBMISSION_MACHINE, submission, state, actor=None, trial=submission.visit.participant.trial,
-                   bookkeeping={"finished_at": timezone.now()}, action="submission.finish")
+                   bookkeeping={"finished_at": timezone.now()}, action=AuditAction.SUBMISSION_FINISH)
         if new:
             _visit_received(submission)
             from imaging.qc.tasks import visit_qc_run_task
@@ -175,27 +177,33 @@ def _next_ordinal(submission: Submission) -> int:
 
 
 _FILE_ACTIONS = {
-    FileStatus.DEIDENTIFIED: "submission_file.deidentify", FileStatus.DUPLICATE: "submission_file.duplicate",
-    FileStatus.REJECTED: "submission_file.reject", FileStatus.SKIPPED: "submission_file.skip",
-    FileStatus.EXPANDED: "submission_file.expand",
+    FileStatus.DEIDENTIFIED: AuditAction.SUBMISSION_FILE_DEIDENTIFY, FileStatus.DUPLICATE: AuditAction.SUBMISSION_FILE_DUPLICATE,
+    FileStatus.REJECTED: AuditAction.SUBMISSION_FILE_REJECT, FileStatus.SKIPPED: AuditAction.SUBMISSION_FILE_SKIP,
+    FileStatus.EXPANDED: AuditAction.SUBMISSION_FILE_EXPAND,
 }
 
 
-def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: AbstractBaseUser | None = None,
-                 instance: Instance | None = None, flags: list[str] | None = None,
+def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, code: str = "",
+                 actor: AbstractBaseUser | None = None, instance: Instance | None = None, flags: list[str] | None = None,
                  audit: list[dict[str, Any]] | None = None, deferred: list[SubmissionFile] | None = None) -> None:
     """Record a file's final outcome and audit it (inside the caller's transaction).
 
-    With `audit` / `deferred` lists, the audit event and the row's save are collected for the
-    caller to write in bulk (a batch of files then costs a few statements, not a few per file);
-    each move is still checked against FILE_MACHINE here, one file at a time.
+    `reason` is the site's wording, `code` (a FileReason) what QC and reports read; a rejected
+    or skipped file needs both. With `audit` / `deferred` lists, the audit event and the row's
+    save are collected for the caller to write in bulk (a batch of files then costs a few
+    statements, not a few per file); each move is still checked against FILE_MACHINE here,
+    one file at a time.
     """
-    values: dict[str, Any] = {"reason": reason[:255], "processed_at": timezone.now()}
+    if status in (FileStatus.REJECTED, FileStatus.SKIPPED) and not (code and reason):
+        raise ValueError(f"A {status} file needs a reason code and its words.")
+    values: dict[str, Any] = {"reason": reason[:255], "reason_code": code, "processed_at": timezone.now()}
     if instance is not None:
         values["stored_instance"] = instance
     if flags is not None:
         values["flags"] = flags
     data: dict[str, Any] = {"submission": f.submission_id, "file": f.display_name or f"file {f.ordinal}"}
+    if code:
+        data["reason_code"] = code
     if instance is not None:
         data["sop_instance_uid"] = instance.sop_uid
     trial_id = f.submission.visit.participant.trial_id
@@ -218,17 +226,17 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, actor: Abs
         transaction.on_commit(lambda: path.unlink(missing_ok=True))
 
 
-def _finish_locked(f: SubmissionFile, status: str, reason: str) -> None:
+def _finish_locked(f: SubmissionFile, status: str, reason: str, code: str) -> None:
     """Lock the file and record its outcome, unless a redelivery of the task recorded one already."""
     with transaction.atomic():
         locked = _locked(f)
         if locked.status not in FILE_FINAL:
-            _finish_file(locked, status, reason)
+            _finish_file(locked, status, reason, code=code)
 
 
 def _received(f: SubmissionFile, actor: AbstractBaseUser, received_bytes: int) -> None:
     transition(FILE_MACHINE, f, FileStatus.RECEIVED, actor=actor, trial=f.submission.visit.participant.trial_id,
-               bookkeeping={"received_bytes": received_bytes}, action="submission_file.receive",
+               bookkeeping={"received_bytes": received_bytes}, action=AuditAction.SUBMISSION_FILE_RECEIVE,
                data={"submission": f.submission_id, "file": f.display_name, "bytes": f.size})
 
 
@@ -260,11 +268,11 @@ def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, upl
     for f, path in zip(created, pending, strict=True):
         f.submission = submission
         if path is None:
-            _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor,
-                         audit=events)
+            _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit",
+                         code=FileReason.TOO_LARGE, actor=actor, audit=events)
             continue
         os.replace(path, storage.quarantine_path(submission.pk, f.pk))
-        events.append({"actor": actor, "action": "submission_file.receive", "target": f, "trial": trial_id,
+        events.append({"actor": actor, "action": AuditAction.SUBMISSION_FILE_RECEIVE, "target": f, "trial": trial_id,
                        "data": {"submission": submission.pk, "file": f.display_name, "bytes": f.size}})
         to_process.append(f.pk)
     audit_record_many(events)
@@ -311,9 +319,10 @@ def submission_upload_start(*, actor: AbstractBaseUser, submission: Submission, 
     stamp(f, actor)
     f.save()
     if size > max_file_bytes():
-        _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit", actor=actor)
+        _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit",
+                     code=FileReason.TOO_LARGE, actor=actor)
     elif size == 0:
-        _finish_file(f, FileStatus.REJECTED, "empty file", actor=actor)
+        _finish_file(f, FileStatus.REJECTED, "empty file", code=FileReason.EMPTY, actor=actor)
     else:
         storage.quarantine_path(submission.pk, f.pk).touch()
     return f
@@ -382,7 +391,8 @@ def submission_files_process(*, file_ids: list[int]) -> None:
             touched.add(f.submission_id)
             source = storage.quarantine_path(f.submission_id, f.pk)
             if not source.exists():
-                _finish_locked(f, FileStatus.REJECTED, "the uploaded data was lost; please send this file again")
+                _finish_locked(f, FileStatus.REJECTED, "the uploaded data was lost; please send this file again",
+                               FileReason.DATA_LOST)
             elif looks_like_zip(source):
                 _process_archive(f, source)
             else:
@@ -401,6 +411,9 @@ def submission_files_process(*, file_ids: list[int]) -> None:
         submission_finish_if_processed(submission_id=submission_id)
 
 
+NESTED_ARCHIVE_WORDS = "nested archives are not accepted; unpack the inner archive first"
+
+
 def _locked(f: SubmissionFile) -> SubmissionFile:
     return SubmissionFile.objects.select_for_update(of=("self",)).select_related("submission__visit__participant").get(pk=f.pk)
 
@@ -408,12 +421,12 @@ def _locked(f: SubmissionFile) -> SubmissionFile:
 def _process_archive(f: SubmissionFile, source: Path) -> None:
     limits = archive_limits()
     if f.parent_id is not None:
-        _finish_locked(f, FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
+        _finish_locked(f, FileStatus.REJECTED, NESTED_ARCHIVE_WORDS, FileReason.NESTED_ARCHIVE)
         return
     try:
         members = inspect_archive(source, limits)
     except ArchiveRefused as exc:
-        _finish_locked(f, FileStatus.REJECTED, exc.reason)
+        _finish_locked(f, FileStatus.REJECTED, exc.reason, FileReason.ARCHIVE_REFUSED)
         return
     created: list[int] = []
     try:
@@ -427,7 +440,7 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
             if child.status != FileStatus.UPLOADING:
                 continue
             if member.is_system_file:
-                _finish_locked(child, FileStatus.SKIPPED, "operating-system file, not an image")
+                _finish_locked(child, FileStatus.SKIPPED, "operating-system file, not an image", FileReason.SYSTEM_FILE)
                 continue
             target = storage.quarantine_path(f.submission_id, child.pk)
             nested = extract_member(source, member, target, limits)
@@ -435,15 +448,15 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
             transition(FILE_MACHINE, child, FileStatus.RECEIVED, actor=None, trial=None,
                        bookkeeping={"received_bytes": member.size}, audit=False)
             if nested or member.is_nested_archive:
-                _finish_locked(child, FileStatus.REJECTED, "nested archives are not accepted; unpack the inner archive first")
+                _finish_locked(child, FileStatus.REJECTED, NESTED_ARCHIVE_WORDS, FileReason.NESTED_ARCHIVE)
                 continue
             created.append(child.pk)
     except ArchiveRefused as exc:
         # Declared sizes lied: nothing from this archive is used.
         with transaction.atomic():
             for child in SubmissionFile.objects.select_for_update().filter(parent=f).exclude(status__in=FILE_FINAL):
-                _finish_file(child, FileStatus.REJECTED, "part of a refused archive")
-            _finish_locked(f, FileStatus.REJECTED, exc.reason)
+                _finish_file(child, FileStatus.REJECTED, "part of a refused archive", code=FileReason.IN_REFUSED_ARCHIVE)
+            _finish_locked(f, FileStatus.REJECTED, exc.reason, FileReason.ARCHIVE_REFUSED)
         return
     with transaction.atomic():
         locked = _locked(f)
@@ -463,10 +476,12 @@ def _deidentify(f: SubmissionFile, source: Path) -> tuple[SubmissionFile, Any, P
     try:
         result = deidentify_file(source, output, context)
     except SkippedFile as exc:
-        _finish_locked(f, FileStatus.SKIPPED, "DICOMDIR index file (not an image)" if exc.reason == "DICOMDIR" else exc.reason)
+        _finish_locked(f, FileStatus.SKIPPED, "DICOMDIR index file (not an image)" if exc.reason == "DICOMDIR" else exc.reason,
+                       FileReason.NOT_AN_IMAGE)
         return None
     except DeidError as exc:
-        _finish_locked(f, FileStatus.REJECTED, exc.reason)
+        _finish_locked(f, FileStatus.REJECTED, exc.reason,
+                       FileReason.EMPTY if isinstance(exc, EmptyFileError) else FileReason.UNREADABLE)
         return None
     return f, result, output
 
@@ -527,11 +542,13 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
             if f.status != FileStatus.RECEIVED:
                 continue  # recorded by an earlier delivery of this task
             if read:
-                _finish_file(f, FileStatus.REJECTED, VISIT_READ_REASON, audit=events, deferred=finished)
+                _finish_file(f, FileStatus.REJECTED, VISIT_READ_REASON, code=FileReason.VISIT_READ, audit=events,
+                             deferred=finished)
                 continue
             problem = _patient_problem(locked_submission, participant, result.original_patient_key)
             if problem:
-                _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
+                _finish_file(f, FileStatus.REJECTED, problem, code=FileReason.OTHER_PATIENT, audit=events,
+                             deferred=finished)
                 continue
             if not locked_submission.patient_key:
                 locked_submission.patient_key = result.original_patient_key
@@ -550,7 +567,8 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
             if study is None:
                 study, problem = _study_for(result, visit)
                 if problem:
-                    _finish_file(f, FileStatus.REJECTED, problem, audit=events, deferred=finished)
+                    _finish_file(f, FileStatus.REJECTED, problem, code=FileReason.RECEIVED_ELSEWHERE, audit=events,
+                                 deferred=finished)
                     continue
                 studies[result.study_instance_uid] = study
             series = series_cache.get(result.series_instance_uid)
@@ -581,7 +599,8 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
             _finish_existing(f, Instance.objects.select_related("series__study").get(sop_uid=sop), visit,
                              audit=events, deferred=finished)
         # Bulk writes that keep simple-history's rows (plain bulk_update would skip them).
-        bulk_update_with_history(finished, SubmissionFile, ["status", "reason", "processed_at", "stored_instance", "flags"])
+        bulk_update_with_history(finished, SubmissionFile,
+                                 ["status", "reason", "reason_code", "processed_at", "stored_instance", "flags"])
         audit_record_many(events)
 
 
@@ -656,12 +675,13 @@ def _finish_existing(f: SubmissionFile, existing: Instance, visit: Visit, *, aud
     if existing.series.study.visit_id != visit.pk:
         if existing.series.study.participant_id != visit.participant_id:
             _finish_file(f, FileStatus.REJECTED, "this image was already received for another participant of this trial",
-                         audit=audit, deferred=deferred)
+                         code=FileReason.RECEIVED_ELSEWHERE, audit=audit, deferred=deferred)
         else:
             _finish_file(f, FileStatus.REJECTED, "this image was already received for another visit of this participant",
-                         audit=audit, deferred=deferred)
+                         code=FileReason.RECEIVED_ELSEWHERE, audit=audit, deferred=deferred)
         return
-    _finish_file(f, FileStatus.DUPLICATE, "already received, skipped", instance=existing, audit=audit, deferred=deferred)
+    _finish_file(f, FileStatus.DUPLICATE, "already received, skipped", code=FileReason.ALREADY_RECEIVED, instance=existing,
+                 audit=audit, deferred=deferred)
 
 
 def _date(value: str) -> dt.date | None:

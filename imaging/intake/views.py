@@ -22,18 +22,17 @@ from imaging.intake.selectors import (
 from imaging.pages import visit_in_trial
 from imaging.qc.selectors import qc_findings_for_visit
 from imaging.queries.selectors import query_list_for_user
+from trials.models import Visit
 from trials.pages import trial_page
 from trials.selectors import TrialAccess
 
 
-def _may_upload(request: HttpRequest, visit) -> tuple[bool, str]:
+def _may_upload(request: HttpRequest, visit: Visit) -> tuple[bool, str]:
+    """Whether to offer the upload, and if not the reason the service would give (none without the right)."""
     if not request.user.has_perm("trials.upload_images", visit.participant.site):
         return False, ""
-    if not visit.takes_images:
-        return False, visit.images_refused_reason()
-    if visit.participant.trial.status in ("locked", "closed"):
-        return False, "The trial is locked: no images can be submitted."
-    return True, ""
+    refusal = visit.image_refusal()
+    return not refusal, refusal
 
 
 @trial_page()

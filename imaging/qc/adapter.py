@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from imaging.choices import FileStatus
+from imaging.choices import FILE_REASONS_NOT_ABOUT_CONTENT, FileStatus
 from imaging.models import Instance, Series, Submission, SubmissionFile
 from imaging.qc.rules import (
     InstanceInfo,
@@ -14,9 +14,6 @@ from imaging.qc.rules import (
     VisitContext,
 )
 from trials.models import ImagingRequirement, Visit
-
-# Rejections that are about the patient or the visit, not about the file: QC does not repeat them.
-_MIXUP_PREFIXES = ("belongs to", "this image was already", "this study was already", "the upload of this file")
 
 
 def _shift(day: dt.date | None, offset: int) -> dt.date | None:
@@ -83,8 +80,8 @@ def visit_context(visit: Visit) -> VisitContext:
     reported = latest.scan_date if latest else visit.scan_date
     unreadable = [
         UnreadableFile(name=f.display_name or f"file {f.ordinal}", reason=f.reason)
-        for f in SubmissionFile.objects.filter(submission__visit=visit, status=FileStatus.REJECTED).order_by("id")
-        if not f.reason.startswith(_MIXUP_PREFIXES)
+        for f in SubmissionFile.objects.filter(submission__visit=visit, status=FileStatus.REJECTED).exclude(
+            reason_code__in=FILE_REASONS_NOT_ABOUT_CONTENT).order_by("id")
     ]
     return VisitContext(
         timepoint_code=visit.timepoint.code,

@@ -1,7 +1,6 @@
 """Quality control: the automated run after each upload, series decisions, visit acceptance."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -9,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import audit_record
 from audit.transitions import transition
 from ictms.lib.errors import DomainError
@@ -77,7 +77,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
         row.save()
         findings.append(row)
     blocking = {f.key: f for f in findings if f.severity == Severity.BLOCKING}
-    audit_record(actor=None, action="qc.run", target=visit, trial=trial,
+    audit_record(actor=None, action=AuditAction.QC_RUN, target=visit, trial=trial,
                  data={"submission": submission_id, "findings": len(findings), "blocking": len(blocking),
                        "codes": sorted({f.code for f in findings})})
     submission = Submission.objects.filter(pk=submission_id).first() if submission_id else None
@@ -88,7 +88,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
         query_raise(
             actor=None, visit=visit, subject=finding.message.split(". ")[0][:200], message=finding.message,
             category=QUERY_CATEGORY.get(finding.code, QueryCategory.OTHER), series=finding.series, is_automatic=True,
-            cause_key=key, due_date=timezone.localdate() + dt.timedelta(days=trial.query_due_days),
+            cause_key=key,
         )
     for key, query in active.items():
         if key not in blocking and query.state == QueryState.OPEN:

@@ -6,7 +6,6 @@ overdue list) are plain functions below that take already-scoped querysets.
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -296,7 +295,8 @@ def qc_visit(request: HttpRequest, access: TrialAccess, visit_id: int) -> HttpRe
     by_id = {s.pk: s for s in series}
     decide_forms = {s.pk: SeriesDecisionForm(prefix=f"s{s.pk}", initial={"status": s.qc_status, "reason": s.qc_reason,
                                                                           "comment": s.qc_comment}) for s in series}
-    due = timezone.localdate() + dt.timedelta(days=trial.query_due_days)
+    # The form shows the date the service would pick anyway (the trial's query_due_days).
+    due = trial.query_due_date(timezone.localdate())
     raise_form = QueryRaiseForm(prefix="q", series=series, initial={"due_date": due, "requests_reupload": True})
     accept_form = VisitAcceptForm(prefix="a")
     here = reverse("imaging:qc-visit", kwargs={"code": trial.code, "visit_id": visit.pk})

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.actions import AuditAction
 from audit.services import audit_record
 from audit.transitions import transition
 from ictms.lib.errors import NotFoundError, PermissionDeniedError
@@ -23,9 +24,12 @@ from imaging.models import Query, QueryMessage, Series, Submission
 from trials.models import Visit
 from trials.services import visit_reupload_request_set
 
-DEFAULT_DUE_DAYS = 7
-
-
+# Each step of a query's thread and the audit action that records it.
+_AUDIT_ACTIONS = {
+    QueryAction.RAISE: AuditAction.QUERY_RAISE, QueryAction.ANSWER: AuditAction.QUERY_ANSWER,
+    QueryAction.AUTO_ANSWER: AuditAction.QUERY_AUTO_ANSWER, QueryAction.RESOLVE: AuditAction.QUERY_RESOLVE,
+    QueryAction.REOPEN: AuditAction.QUERY_REOPEN, QueryAction.CANCEL: AuditAction.QUERY_CANCEL,
+}
 
 
 def _can_see(actor: AbstractBaseUser, visit: Visit) -> bool:
@@ -103,7 +107,10 @@ def query_raise(
     series: Series | None = None, requests_reupload: bool = True, due_date: dt.date | None = None,
     is_automatic: bool = False, cause_key: str = "",
 ) -> Query:
-    """Open a query to the visit's site. `actor` None means automated QC (the system)."""
+    """Open a query to the visit's site. `actor` None means automated QC (the system).
+
+    Without a due date the query is due after the trial's `query_due_days`, whoever raises it.
+    """
     visit = Visit.objects.select_related("participant__trial", "participant__site", "timepoint").get(pk=visit.pk)
     if actor is not None:
         require_qc(actor, visit)
@@ -116,13 +123,13 @@ def query_raise(
     query = Query(
         visit=visit, series=series, category=category, subject=subject, is_automatic=is_automatic, cause_key=cause_key,
         requests_reupload=requests_reupload, raised_by=actor,
-        due_date=due_date or timezone.localdate() + dt.timedelta(days=DEFAULT_DUE_DAYS),
+        due_date=due_date or visit.participant.trial.query_due_date(timezone.localdate()),
     )
     query.full_clean()
     stamp(query, actor)
     query.save()
     _message(query, actor, QueryAction.RAISE, text)
-    audit_record(actor=actor, action="query.raise", target=query, trial=visit.participant.trial_id, reason=text,
+    audit_record(actor=actor, action=_AUDIT_ACTIONS[QueryAction.RAISE], target=query, trial=visit.participant.trial_id, reason=text,
                  data={"visit": str(visit), "category": category, "automatic": is_automatic,
                        "series": series.pk if series else None})
     _set_reupload_flag(visit.pk, actor)

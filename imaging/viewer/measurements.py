@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from pydicom import dcmread
 
+from audit.actions import AuditAction
 from audit.services import audit_record, diff, snapshot
 from ictms.lib.errors import DomainError, PermissionDeniedError
 from ictms.lib.history import stamp
@@ -194,7 +195,7 @@ def measurement_create(
     _compute(measurement)
     measurement.full_clean()
     _save(measurement, actor)
-    audit_record(actor=actor, action="measurement.create", target=measurement, trial=_trial_of(instance),
+    audit_record(actor=actor, action=AuditAction.MEASUREMENT_CREATE, target=measurement, trial=_trial_of(instance),
                  changes=diff({}, snapshot(measurement, MEASUREMENT_FIELDS)))
     return measurement
 
@@ -225,7 +226,7 @@ def measurement_update(
     if changes:
         measurement.full_clean()
         _save(measurement, actor)
-        audit_record(actor=actor, action="measurement.update", target=measurement, trial=_trial_of(instance),
+        audit_record(actor=actor, action=AuditAction.MEASUREMENT_UPDATE, target=measurement, trial=_trial_of(instance),
                      changes=changes)
     return measurement
 
@@ -244,6 +245,6 @@ def measurement_delete(*, actor: AnyUser, measurement: Measurement, reason: str 
         raise DomainError("The measurement was already deleted.")
     measurement.is_deleted = True
     _save(measurement, actor, reason, update_fields=["is_deleted", "updated_at"])
-    audit_record(actor=actor, action="measurement.delete", target=measurement, trial=_trial_of(instance),
+    audit_record(actor=actor, action=AuditAction.MEASUREMENT_DELETE, target=measurement, trial=_trial_of(instance),
                  reason=reason, changes={"is_deleted": [False, True]})
     return measurement

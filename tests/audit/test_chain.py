@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from audit.actions import AuditAction
 from audit.models import AuditEvent, AuditTamperError
 from audit.services import audit_record
 
@@ -15,7 +16,7 @@ from audit.services import audit_record
 @pytest.fixture
 def events(world):
     for i in range(5):
-        audit_record(actor=world.admin, action="test.event", target=world.trial, trial=world.trial, data={"i": i})
+        audit_record(actor=world.admin, action=AuditAction.TRIAL_UPDATE, target=world.trial, trial=world.trial, data={"i": i})
     return list(AuditEvent.objects.order_by("seq"))
 
 

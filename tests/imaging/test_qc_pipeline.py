@@ -5,7 +5,8 @@ import datetime as dt
 
 import pytest
 
-from imaging.models import QcFinding, Query
+from imaging.models import QcFinding, Query, Submission, SubmissionFile
+from imaging.qc.adapter import visit_context
 from tests.imaging.qc_helpers import cap_requirement, qc_series
 from tests.imaging.upload_helpers import upload_all
 from tests.trials import factories as f
@@ -86,3 +87,21 @@ def test_findings_are_replaced_not_accumulated(world, api, bl):
     upload_all(client, bl.pk, qc_series(thickness=7.0, series_number=3))  # duplicates only: nothing new
     assert QcFinding.objects.filter(visit=bl, is_current=True).count() == first
     assert Query.objects.filter(visit=bl, is_automatic=True).count() == 1
+
+
+def test_qc_reports_unreadable_files_by_reason_code_not_by_the_words(world, bl):
+    """Files refused for the patient, another visit or an unfinished upload are not 'unreadable';
+    the code decides, so rewording a message cannot change what QC reports."""
+    submission = Submission.objects.create(visit=bl, opened_by=world.coordinator, state="done")
+    rows = [("notes.txt", "unreadable", "not a DICOM file"),
+            ("a.dcm", "other_patient", "belongs to a different patient than the rest of this submission"),
+            ("b.dcm", "received_elsewhere", "this study was already received for another visit"),
+            ("c.dcm", "upload_unfinished", "the upload of this file was not finished"),
+            # The words of a mix-up with the code of a bad file: the code wins.
+            ("d.dcm", "archive_refused", "belongs to nobody: the archive is damaged")]
+    for ordinal, (name, code, words) in enumerate(rows, start=1):
+        SubmissionFile.objects.create(submission=submission, ordinal=ordinal, display_name=name, status="rejected",
+                                      reason=words, reason_code=code)
+    reported = visit_context(bl).unreadable_files
+    assert [(u.name, u.reason) for u in reported] == [
+        ("notes.txt", "not a DICOM file"), ("d.dcm", "belongs to nobody: the archive is damaged")]

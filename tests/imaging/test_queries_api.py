@@ -7,7 +7,10 @@ and then neither the query, its thread nor the audit trail changes.
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from imaging.models import Query, QueryMessage
@@ -105,6 +108,32 @@ def test_only_qc_analysts_raise_queries(world, api, visit, role, status):
         assert response.json()["messages"][0]["action"] == "raise"
     else:
         assert not Query.objects.exists()
+
+
+def test_a_query_without_a_due_date_is_due_after_the_trials_query_due_days(world, api, visit):
+    """Bug B1: the API used a fixed 7 days; the page and automated QC used the trial's setting."""
+    world.trial.query_due_days = 12
+    world.trial.save()
+    response = api(world.qc).post("/api/queries/", {"visit": visit.pk, "message": "Scan date?"}, format="json")
+    assert response.status_code == 201, response.content
+    due = timezone.localdate() + dt.timedelta(days=12)
+    assert response.json()["due_date"] == due.isoformat() and Query.objects.get().due_date == due
+
+
+def test_an_automatic_query_is_due_after_the_trials_query_due_days_too(world, visit):
+    world.trial.query_due_days = 3
+    world.trial.save()
+    query = query_raise(actor=None, visit=visit, subject="Thick slices", message="Re-send thin slices.",
+                        is_automatic=True, cause_key="slice_thickness_exceeded:1::")
+    assert query.due_date == timezone.localdate() + dt.timedelta(days=3)
+
+
+def test_a_due_date_given_by_qc_is_kept(world, api, visit):
+    world.trial.query_due_days = 12
+    world.trial.save()
+    response = api(world.qc).post("/api/queries/", {"visit": visit.pk, "message": "Scan date?",
+                                                    "due_date": "2031-05-06"}, format="json")
+    assert response.status_code == 201 and response.json()["due_date"] == "2031-05-06"
 
 
 def test_a_query_names_a_series_of_its_own_visit_only(world, api, visit):

@@ -82,6 +82,7 @@ def test_an_unfinished_upload_is_rejected_when_the_submission_completes(world, a
     result = client.get(f"/api/submissions/{sub['id']}/").json()
     assert result["state"] == "failed"
     assert result["errors"][0]["reason"] == "the upload of this file was not finished"
+    assert result["errors"][0]["reason_code"] == "upload_unfinished"
 
 
 def test_registering_an_oversized_file_records_the_refusal(world, api, sub, settings):
@@ -90,6 +91,7 @@ def test_registering_an_oversized_file_records_the_refusal(world, api, sub, sett
     r = client.post(f"/api/submissions/{sub['id']}/uploads/", {"client_key": "big", "name": "x.dcm", "size": 5 * 2**20},
                     format="json")
     assert r.json()["status"] == "rejected" and "1 MB limit" in r.json()["reason"]
+    assert r.json()["reason_code"] == "too_large"
 
 
 @pytest.mark.parametrize("persona,status", [("other_coordinator", 404), ("qc", 403), ("coordinator_b", 404), (None, 401)])

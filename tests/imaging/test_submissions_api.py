@@ -66,6 +66,8 @@ def test_reuploading_the_same_files_creates_no_rows_and_reports_duplicates(world
     counts = (Instance.objects.count(), Series.objects.count(), Study.objects.count())
     second = upload_all(client, bl.pk, files)
     assert second["counts"]["duplicate"] == 3 and second["counts"]["deidentified"] == 0
+    duplicates = SubmissionFile.objects.filter(submission_id=second["id"]).values_list("reason_code", flat=True)
+    assert set(duplicates) == {"already_received"}
     assert (Instance.objects.count(), Series.objects.count(), Study.objects.count()) == counts
 
 
@@ -75,14 +77,14 @@ def test_duplicates_within_one_request(world, api, bl):
     assert result["counts"]["deidentified"] == 2 and result["counts"]["duplicate"] == 2
 
 
-@pytest.mark.parametrize("name,data,reason", [
-    ("notes.txt", b"hello, this is not DICOM at all" * 10, "not a DICOM file"),
-    ("empty.dcm", b"", "empty file"),
+@pytest.mark.parametrize("name,data,reason,code", [
+    ("notes.txt", b"hello, this is not DICOM at all" * 10, "not a DICOM file", "unreadable"),
+    ("empty.dcm", b"", "empty file", "empty"),
 ])
-def test_bad_files_are_rejected_in_plain_words_and_change_nothing_else(world, api, bl, name, data, reason):
+def test_bad_files_are_rejected_in_plain_words_and_change_nothing_else(world, api, bl, name, data, reason, code):
     result = upload_all(api(world.coordinator), bl.pk, [*ct_files(2), (name, data)])
     assert result["counts"]["rejected"] == 1 and result["counts"]["deidentified"] == 2
-    assert [e["reason"] for e in result["errors"]] == [reason]
+    assert [(e["reason"], e["reason_code"]) for e in result["errors"]] == [(reason, code)]
 
 
 def test_a_truncated_file_is_rejected(world, api, bl):
@@ -90,7 +92,7 @@ def test_a_truncated_file_is_rejected(world, api, bl):
     truncated = synthetic.make_truncated(good[1][1])
     result = upload_all(api(world.coordinator), bl.pk, [good[0], ("IM9999.dcm", truncated)])
     assert result["counts"]["rejected"] == 1
-    assert "truncated" in result["errors"][0]["reason"]
+    assert "truncated" in result["errors"][0]["reason"] and result["errors"][0]["reason_code"] == "unreadable"
 
 
 def test_a_file_without_file_meta_is_accepted(world, api, bl):
@@ -105,6 +107,7 @@ def test_a_second_patient_in_the_submission_is_refused(world, api, bl):
     result = upload_all(api(world.coordinator), bl.pk, files)
     assert result["counts"]["deidentified"] == 2 and result["counts"]["rejected"] == 1
     assert result["errors"][0]["reason"] == "belongs to a different patient than the rest of this submission"
+    assert result["errors"][0]["reason_code"] == "other_patient"
 
 
 def test_a_later_scan_of_another_patient_is_refused_for_this_participant(world, api):
@@ -114,6 +117,7 @@ def test_a_later_scan_of_another_patient_is_refused_for_this_participant(world, 
     result = upload_all(client, f.visit(world.participant, "W8").pk, ct_files(1, patient=other, seed=4))
     assert result["state"] == "failed"
     assert result["errors"][0]["reason"] == "belongs to a different patient than earlier images of this participant"
+    assert result["errors"][0]["reason_code"] == "other_patient"
 
 
 def test_the_same_patient_cannot_be_two_participants(world, api):
@@ -121,6 +125,7 @@ def test_the_same_patient_cannot_be_two_participants(world, api):
     p2 = f.participant(world.coordinator, world.site, "101-002")
     result = upload_all(api(world.coordinator), f.visit(p2, "BL").pk, ct_files(1, seed=5))
     assert result["errors"][0]["reason"] == "belongs to the patient of another participant of this trial"
+    assert result["errors"][0]["reason_code"] == "other_patient"
 
 
 def test_a_zip_with_nested_folders_and_a_dicomdir(world, api, bl):
@@ -130,6 +135,8 @@ def test_a_zip_with_nested_folders_and_a_dicomdir(world, api, bl):
     result = upload_all(api(world.coordinator), bl.pk, [("cd.zip", zip_of(files))])
     assert result["counts"]["deidentified"] == 3 and result["counts"]["expanded"] == 1
     assert result["counts"]["skipped"] == 2 and result["counts"]["rejected"] == 0
+    skipped = SubmissionFile.objects.filter(status="skipped").values_list("reason_code", flat=True)
+    assert sorted(skipped) == ["not_an_image", "system_file"]
 
 
 @pytest.mark.parametrize("member,reason", [("../../etc/passwd", "unsafe paths"), ("/abs/IM0001", "unsafe paths")])
@@ -138,6 +145,7 @@ def test_zip_with_unsafe_paths_is_refused_whole(world, api, bl, member, reason):
     archive = zip_of([files[0], (member, files[1][1])])
     result = upload_all(api(world.coordinator), bl.pk, [("evil.zip", archive)])
     assert result["counts"]["rejected"] == 1 and reason in result["errors"][0]["reason"]
+    assert result["errors"][0]["reason_code"] == "archive_refused"
     assert Instance.objects.count() == 0
 
 
@@ -146,6 +154,7 @@ def test_zip_bombs_are_refused(world, api, bl, settings):
     bomb = zip_of([("IM0001.dcm", b"\x00" * (20 * 2**20))])
     result = upload_all(api(world.coordinator), bl.pk, [("bomb.zip", bomb)])
     assert "zip bomb" in result["errors"][0]["reason"] and Instance.objects.count() == 0
+    assert result["errors"][0]["reason_code"] == "archive_refused"
 
 
 def test_zip_expanding_beyond_the_total_limit_is_refused(world, api, bl, settings):
@@ -160,12 +169,14 @@ def test_nested_zips_are_refused(world, api, bl):
     result = upload_all(api(world.coordinator), bl.pk, [("outer.zip", zip_of([("inner.zip", inner), *ct_files(1, seed=3)]))])
     reasons = [e["reason"] for e in result["errors"]]
     assert any("nested archives" in r for r in reasons) and result["counts"]["deidentified"] == 1
+    assert {e["reason_code"] for e in result["errors"]} == {"nested_archive"}
 
 
 def test_files_over_the_size_limit_are_refused(world, api, bl, settings):
     settings.UPLOAD_MAX_FILE_MB = 0
     result = upload_all(api(world.coordinator), bl.pk, ct_files(1))
     assert "larger than the 0 MB limit" in result["errors"][0]["reason"]
+    assert result["errors"][0]["reason_code"] == "too_large"
 
 
 @pytest.mark.parametrize("persona,status", [

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from trials.choices import VisitState, VisitStatus
-from trials.models import Participant, TimepointDefinition, Visit
+from trials.models import Participant, TimepointDefinition, Trial, Visit
 
 START = dt.date(2026, 3, 1)
 
@@ -57,3 +57,38 @@ def test_a_bad_qc_severity_override_fails_the_trial_s_validation_through_the_che
     assert "qc_severity_overrides" in caught.value.message_dict
     trial.qc_severity_overrides = {}
     trial.clean()
+@pytest.mark.parametrize("status,accepts", [("setup", True), ("active", True), ("locked", False), ("closed", False)])
+def test_a_trial_accepts_data_until_it_is_locked(status, accepts):
+    trial = Trial(code="TRIAL-A", status=status)
+    assert trial.accepts_data is accepts
+    refusal = trial.data_refusal("no images can be submitted")
+    assert refusal == ("" if accepts else f"TRIAL-A is {status}: no images can be submitted.")
+
+
+def visit_in(trial_status: str, state: str, reupload_requested: bool = False) -> Visit:
+    visit = make_visit(56, 7, 7, state=state)
+    visit.participant.trial = Trial(code="TRIAL-A", status=trial_status)
+    visit.reupload_requested = reupload_requested
+    return visit
+
+
+@pytest.mark.parametrize("state", [s.value for s in VisitState])
+def test_a_visit_of_an_active_trial_takes_images_until_qc_accepts_them(state):
+    refusal = visit_in("active", state).image_refusal()
+    if state in (VisitState.ACCEPTED, VisitState.READ):
+        assert refusal.startswith("The images of this visit were already accepted by QC.")
+    else:
+        assert refusal == ""
+
+
+def test_a_reupload_request_reopens_an_accepted_visit():
+    # A read visit with a re-upload request is bug B2's case, decided with the visit transition table.
+    visit = visit_in("active", VisitState.ACCEPTED, reupload_requested=True)
+    assert visit.image_refusal() == "" and visit.takes_images
+
+
+@pytest.mark.parametrize("state", [VisitState.EXPECTED, VisitState.ACCEPTED])
+@pytest.mark.parametrize("status", ["locked", "closed"])
+def test_a_locked_trial_refuses_images_even_when_qc_asked_for_them(status, state):
+    refusal = visit_in(status, state, reupload_requested=True).image_refusal()
+    assert refusal == f"TRIAL-A is {status}: no images can be submitted."

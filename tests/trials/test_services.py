@@ -257,7 +257,7 @@ def test_visit_transitions_follow_the_table(world):
 def test_which_visits_take_images(world, state, reupload, takes):
     visit = Visit(participant=world.participant, state=state, reupload_requested=reupload)
     assert visit.takes_images is takes
-    assert bool(visit.images_refused_reason()) is not takes
+    assert bool(visit.image_refusal()) is not takes
 
 
 def test_the_reupload_flag_is_written_by_the_visit_service_with_history_and_cleared_by_new_images(world):

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from trials.choices import ContrastRule, Modality, ParticipantStatus, Role
+from trials.choices import ContrastRule, Modality, ParticipantStatus, Role, TrialStatus
 from trials.models import (
     ImagingRequirement,
     Membership,
@@ -43,7 +43,7 @@ class TrialInputSerializer(serializers.ModelSerializer):
 
 
 class TrialStatusInputSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["setup", "active", "locked", "closed"])
+    status = serializers.ChoiceField(choices=TrialStatus.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 

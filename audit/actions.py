@@ -1,0 +1,64 @@
+"""The audit action vocabulary: every action string the trail may hold, in one place.
+
+audit_record refuses any other string, so a typo fails the first test that reaches it instead
+of starting a second spelling of the same action in the trail. The stored strings never change
+(the audit filter, exports and the hash chain rely on them): add a member, never rename one.
+"""
+from __future__ import annotations
+
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    # Sign-in (audit.signals).
+    USER_LOGIN = "user.login", "Signed in"
+    USER_LOGOUT = "user.logout", "Signed out"
+    USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
+    USER_CREATE = "user.create", "User created"
+    # The audit trail itself.
+    AUDIT_EXPORT = "audit.export", "Audit trail exported"
+    # Trial set-up.
+    TRIAL_CREATE = "trial.create", "Trial created"
+    TRIAL_UPDATE = "trial.update", "Trial settings changed"
+    TRIAL_STATUS_CHANGE = "trial.status_change", "Trial status changed"
+    SITE_CREATE = "site.create", "Site added"
+    SITE_UPDATE = "site.update", "Site changed"
+    TIMEPOINT_CREATE = "timepoint.create", "Timepoint added"
+    TIMEPOINT_UPDATE = "timepoint.update", "Timepoint changed"
+    IMAGING_REQUIREMENT_CREATE = "imaging_requirement.create", "Imaging requirement added"
+    IMAGING_REQUIREMENT_UPDATE = "imaging_requirement.update", "Imaging requirement changed"
+    IMAGING_REQUIREMENT_DELETE = "imaging_requirement.delete", "Imaging requirement removed"
+    MEMBERSHIP_CREATE = "membership.create", "Member added"
+    MEMBERSHIP_ROLE_CHANGE = "membership.role_change", "Member's role changed"
+    MEMBERSHIP_REMOVE = "membership.remove", "Member removed"
+    # Participants and visits.
+    PARTICIPANT_ENROL = "participant.enrol", "Participant enrolled"
+    PARTICIPANT_UPDATE = "participant.update", "Participant changed"
+    PARTICIPANT_STATUS_CHANGE = "participant.status_change", "Participant status changed"
+    VISIT_STATE_CHANGE = "visit.state_change", "Visit state changed"
+    # Intake.
+    SUBMISSION_OPEN = "submission.open", "Submission opened"
+    SUBMISSION_COMPLETE = "submission.complete", "Submission completed by the site"
+    SUBMISSION_FINISH = "submission.finish", "Submission processed"
+    SUBMISSION_STATE_CHANGE = "submission.state_change", "Submission state changed"
+    SUBMISSION_FILE_STATUS_CHANGE = "submission_file.status_change", "File status changed"
+    SUBMISSION_FILE_RECEIVE = "submission_file.receive", "File received"
+    SUBMISSION_FILE_DEIDENTIFY = "submission_file.deidentify", "File de-identified and stored"
+    SUBMISSION_FILE_DUPLICATE = "submission_file.duplicate", "File already received"
+    SUBMISSION_FILE_REJECT = "submission_file.reject", "File rejected"
+    SUBMISSION_FILE_SKIP = "submission_file.skip", "File skipped"
+    SUBMISSION_FILE_EXPAND = "submission_file.expand", "Archive unpacked"
+    # Quality control and queries.
+    QC_RUN = "qc.run", "Automated QC run"
+    SERIES_QC_DECIDE = "series.qc_decide", "Series QC decision"
+    QUERY_RAISE = "query.raise", "Query raised"
+    QUERY_ANSWER = "query.answer", "Query answered"
+    QUERY_AUTO_ANSWER = "query.auto_answer", "Query answered by a re-upload"
+    QUERY_RESOLVE = "query.resolve", "Query resolved"
+    QUERY_REOPEN = "query.reopen", "Query reopened"
+    QUERY_CANCEL = "query.cancel", "Query withdrawn"
+    QUERY_STATE_CHANGE = "query.state_change", "Query state changed"
+    # Viewer.
+    MEASUREMENT_CREATE = "measurement.create", "Measurement added"
+    MEASUREMENT_UPDATE = "measurement.update", "Measurement changed"
+    MEASUREMENT_DELETE = "measurement.delete", "Measurement removed"
