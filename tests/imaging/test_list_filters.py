@@ -158,3 +158,14 @@ def test_the_series_of_a_visit_the_caller_may_not_see_is_still_404(world, api):
     visit = qc_visit(world.participant, "BL")
     assert api(world.other_coordinator).get(f"/api/series/?visit={visit.pk}").status_code == 404
     assert len(ids(api(world.qc).get(f"/api/series/?visit={visit.pk}"))) == 2
+
+
+def test_the_upload_page_can_poll_with_the_times_the_api_gives(world, api):
+    # static/js/upload.js sends back the largest processed_at it has seen, as the API wrote it.
+    bl = f.visit(world.participant, "BL")
+    client = api(world.coordinator)
+    sub = upload_all(client, bl.pk, ct_files(2))
+    url = f"/api/submissions/{sub['id']}/files/"
+    rows = client.get(url).json()["results"]
+    stamp = max(r["processed_at"] for r in rows if r["processed_at"])
+    assert ids(client.get(url, {"processed_after": stamp})) == {r["id"] for r in rows if r["processed_at"] == stamp}
