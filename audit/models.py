@@ -75,7 +75,7 @@ class AuditEvent(models.Model):
 
     def canonical(self) -> bytes:
         """The bytes the hash covers: every field but the hash itself, in a fixed JSON form."""
-        at = self.at.astimezone(dt.timezone.utc).isoformat()
+        at = self.at.astimezone(dt.UTC).isoformat()
         content = {
             "seq": self.seq,
             "at": at,

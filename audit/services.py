@@ -27,7 +27,7 @@ def snapshot(instance: models.Model, fields: list[str] | tuple[str, ...]) -> dic
     out: dict[str, Any] = {}
     for name in fields:
         field = instance._meta.get_field(name)
-        out[name] = getattr(instance, field.attname)
+        out[name] = getattr(instance, field.attname if isinstance(field, models.Field) else name)
     return jsonable(out)
 
 

@@ -25,6 +25,13 @@ def _authenticated(user: AnyUser) -> bool:
     return bool(user and user.is_authenticated and user.is_active)
 
 
+def _user_id(user: AnyUser) -> int:
+    """The id of a signed-in user (callers check `_authenticated` first; the anonymous user has none)."""
+    if user.pk is None:
+        raise ValueError("the anonymous user has no memberships")
+    return user.pk
+
+
 def trial_list_for_user(*, user: AnyUser) -> QuerySet[Trial]:
     if not _authenticated(user):
         return Trial.objects.none()
@@ -79,7 +86,7 @@ class TrialAccess:
 def trial_access(*, user: AnyUser, trial: Trial) -> TrialAccess:
     if not _authenticated(user):
         return TrialAccess(trial, None, frozenset(), frozenset(), frozenset())
-    membership = Membership.objects.filter(user=user, trial=trial, is_active=True).only("role").first()
+    membership = Membership.objects.filter(user_id=_user_id(user), trial=trial, is_active=True).only("role").first()
     site_rows = _sites_with(user, "trials.view_site_data").filter(trial=trial)
     site_ids = frozenset(site_rows.values_list("id", flat=True))
     site_perms: set[str] = set()
@@ -98,7 +105,7 @@ def membership_list_for_user(*, user: AnyUser) -> QuerySet[Membership]:
     """The caller's own active memberships (for navigation and role home pages)."""
     if not _authenticated(user):
         return Membership.objects.none()
-    return Membership.objects.filter(user=user, is_active=True).select_related("trial", "site").order_by("trial__code")
+    return Membership.objects.filter(user_id=_user_id(user), is_active=True).select_related("trial", "site").order_by("trial__code")
 
 
 def membership_list_for_trial(*, user: AnyUser, trial: Trial | None = None, include_ended: bool = False) -> QuerySet[Membership]:

@@ -6,8 +6,7 @@ import re
 import secrets
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -37,8 +36,6 @@ from trials.models import (
 )
 from trials.permissions import membership_permissions_sync
 
-User = get_user_model()
-
 TRIAL_FIELDS = (
     "title", "sponsor_name", "indication", "subject_code_pattern", "blind_readers", "deid_date_shift_max_days",
     "deid_retain_patient_characteristics", "deid_retain_modified_dates", "deid_clean_descriptors",
@@ -57,7 +54,7 @@ PARTICIPANT_FIELDS = ("subject_code", "site", "status", "consent_date", "treatme
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def require_trial_perm(actor: AbstractBaseUser, perm: str, trial: Trial) -> None:
+def require_trial_perm(actor: User, perm: str, trial: Trial) -> None:
     """403 if the actor sees the trial but lacks `perm`; 404 if they do not see it at all."""
     if actor.has_perm(f"trials.{perm}", trial):
         return
@@ -66,7 +63,7 @@ def require_trial_perm(actor: AbstractBaseUser, perm: str, trial: Trial) -> None
     raise NotFoundError("No such trial.")
 
 
-def require_site_perm(actor: AbstractBaseUser, perm: str, site: Site) -> None:
+def require_site_perm(actor: User, perm: str, site: Site) -> None:
     if actor.has_perm(f"trials.{perm}", site):
         return
     if actor.has_perm("trials.view_site_data", site) or actor.has_perm("trials.view_all_sites", site.trial):
@@ -76,7 +73,7 @@ def require_site_perm(actor: AbstractBaseUser, perm: str, site: Site) -> None:
 
 
 
-def _save(obj: Any, actor: AbstractBaseUser, reason: str = "", **kwargs: Any) -> None:
+def _save(obj: Any, actor: User, reason: str = "", **kwargs: Any) -> None:
     obj.full_clean()
     stamp(obj, actor, reason)
     obj.save(**kwargs)
@@ -93,7 +90,7 @@ def _apply(obj: Any, fields: tuple[str, ...], values: dict[str, Any]) -> None:
 # --- trials -----------------------------------------------------------------------------------
 
 @transaction.atomic
-def trial_create(*, actor: AbstractBaseUser, code: str, title: str, sponsor_name: str, **fields: Any) -> Trial:
+def trial_create(*, actor: User, code: str, title: str, sponsor_name: str, **fields: Any) -> Trial:
     """Create a trial in set-up; the creator becomes its trial admin. Needs the global add_trial right."""
     if not actor.has_perm("trials.add_trial"):
         raise PermissionDeniedError("You may not create trials.")
@@ -107,7 +104,7 @@ def trial_create(*, actor: AbstractBaseUser, code: str, title: str, sponsor_name
 
 
 @transaction.atomic
-def trial_update(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Trial:
+def trial_update(*, actor: User, trial: Trial, **fields: Any) -> Trial:
     require_trial_perm(actor, "manage_trial", trial)
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
     before = snapshot(trial, TRIAL_FIELDS)
@@ -120,7 +117,7 @@ def trial_update(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Tri
 
 
 @transaction.atomic
-def trial_status_change(*, actor: AbstractBaseUser, trial: Trial, status: str, reason: str = "") -> Trial:
+def trial_status_change(*, actor: User, trial: Trial, status: str, reason: str = "") -> Trial:
     require_trial_perm(actor, "manage_trial", trial)
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
     TRIAL_MACHINE.ensure(trial.status, status)
@@ -133,7 +130,7 @@ def trial_status_change(*, actor: AbstractBaseUser, trial: Trial, status: str, r
 # --- sites ------------------------------------------------------------------------------------
 
 @transaction.atomic
-def site_create(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Site:
+def site_create(*, actor: User, trial: Trial, **fields: Any) -> Site:
     require_trial_perm(actor, "manage_trial", trial)
     site = Site(trial=trial)
     _apply(site, SITE_FIELDS, fields)
@@ -144,7 +141,7 @@ def site_create(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> Site
 
 
 @transaction.atomic
-def site_update(*, actor: AbstractBaseUser, site: Site, **fields: Any) -> Site:
+def site_update(*, actor: User, site: Site, **fields: Any) -> Site:
     require_trial_perm(actor, "manage_trial", site.trial)
     site = Site.objects.select_for_update().get(pk=site.pk)
     before = snapshot(site, SITE_FIELDS)
@@ -160,7 +157,7 @@ def site_update(*, actor: AbstractBaseUser, site: Site, **fields: Any) -> Site:
 # --- schedule ---------------------------------------------------------------------------------
 
 @transaction.atomic
-def timepoint_create(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) -> TimepointDefinition:
+def timepoint_create(*, actor: User, trial: Trial, **fields: Any) -> TimepointDefinition:
     """Add a timepoint to the schedule; every participant already enrolled gets the visit."""
     require_trial_perm(actor, "manage_trial", trial)
     timepoint = TimepointDefinition(trial=trial)
@@ -174,7 +171,7 @@ def timepoint_create(*, actor: AbstractBaseUser, trial: Trial, **fields: Any) ->
 
 
 @transaction.atomic
-def timepoint_update(*, actor: AbstractBaseUser, timepoint: TimepointDefinition, **fields: Any) -> TimepointDefinition:
+def timepoint_update(*, actor: User, timepoint: TimepointDefinition, **fields: Any) -> TimepointDefinition:
     require_trial_perm(actor, "manage_trial", timepoint.trial)
     timepoint = TimepointDefinition.objects.select_for_update().get(pk=timepoint.pk)
     before = snapshot(timepoint, TIMEPOINT_FIELDS)
@@ -187,7 +184,7 @@ def timepoint_update(*, actor: AbstractBaseUser, timepoint: TimepointDefinition,
 
 
 @transaction.atomic
-def imaging_requirement_create(*, actor: AbstractBaseUser, timepoint: TimepointDefinition, **fields: Any) -> ImagingRequirement:
+def imaging_requirement_create(*, actor: User, timepoint: TimepointDefinition, **fields: Any) -> ImagingRequirement:
     require_trial_perm(actor, "manage_trial", timepoint.trial)
     requirement = ImagingRequirement(timepoint=timepoint)
     _apply(requirement, REQUIREMENT_FIELDS, fields)
@@ -198,7 +195,7 @@ def imaging_requirement_create(*, actor: AbstractBaseUser, timepoint: TimepointD
 
 
 @transaction.atomic
-def imaging_requirement_update(*, actor: AbstractBaseUser, requirement: ImagingRequirement, **fields: Any) -> ImagingRequirement:
+def imaging_requirement_update(*, actor: User, requirement: ImagingRequirement, **fields: Any) -> ImagingRequirement:
     trial = requirement.timepoint.trial
     require_trial_perm(actor, "manage_trial", trial)
     requirement = ImagingRequirement.objects.select_for_update().get(pk=requirement.pk)
@@ -212,7 +209,7 @@ def imaging_requirement_update(*, actor: AbstractBaseUser, requirement: ImagingR
 
 
 @transaction.atomic
-def imaging_requirement_delete(*, actor: AbstractBaseUser, requirement: ImagingRequirement, reason: str = "") -> None:
+def imaging_requirement_delete(*, actor: User, requirement: ImagingRequirement, reason: str = "") -> None:
     trial = requirement.timepoint.trial
     require_trial_perm(actor, "manage_trial", trial)
     audit_record(actor=actor, action=AuditAction.IMAGING_REQUIREMENT_DELETE, target=requirement, trial=trial, reason=reason,
@@ -223,7 +220,7 @@ def imaging_requirement_delete(*, actor: AbstractBaseUser, requirement: ImagingR
 
 # --- memberships ------------------------------------------------------------------------------
 
-def _membership_create(*, actor: AbstractBaseUser, trial: Trial, user: AbstractBaseUser, role: str, site: Site | None) -> Membership:
+def _membership_create(*, actor: User, trial: Trial, user: User, role: str, site: Site | None) -> Membership:
     if Membership.objects.filter(user=user, trial=trial, is_active=True).exists():
         raise DomainError(f"{user.get_username()} is already a member of {trial.code}; change their role instead.")
     membership = Membership(user=user, trial=trial, role=role, site=site if role in SITE_ROLES else None)
@@ -236,7 +233,7 @@ def _membership_create(*, actor: AbstractBaseUser, trial: Trial, user: AbstractB
 
 @transaction.atomic
 def membership_invite(
-    *, actor: AbstractBaseUser, trial: Trial, email: str, role: str, site: Site | None = None,
+    *, actor: User, trial: Trial, email: str, role: str, site: Site | None = None,
     first_name: str = "", last_name: str = "", username: str = "",
 ) -> tuple[Membership, bool]:
     """Give a person a role in the trial, creating their account if needed.
@@ -285,7 +282,7 @@ def _ensure_admin_remains(membership: Membership, new_role: str | None) -> None:
 
 @transaction.atomic
 def membership_change_role(
-    *, actor: AbstractBaseUser, membership: Membership, role: str, site: Site | None = None, reason: str
+    *, actor: User, membership: Membership, role: str, site: Site | None = None, reason: str
 ) -> Membership:
     """Change a member's role (and site); a reason is mandatory and audited."""
     require_trial_perm(actor, "manage_trial", membership.trial)
@@ -309,7 +306,7 @@ def membership_change_role(
 
 
 @transaction.atomic
-def membership_remove(*, actor: AbstractBaseUser, membership: Membership, reason: str) -> Membership:
+def membership_remove(*, actor: User, membership: Membership, reason: str) -> Membership:
     """End a membership (it is kept, inactive, for the record); a reason is mandatory and audited."""
     require_trial_perm(actor, "manage_trial", membership.trial)
     if not reason or not reason.strip():
@@ -329,7 +326,7 @@ def membership_remove(*, actor: AbstractBaseUser, membership: Membership, reason
 
 # --- participants and visits -------------------------------------------------------------------
 
-def _visit_create(*, actor: AbstractBaseUser, participant: Participant, timepoint: TimepointDefinition) -> Visit:
+def _visit_create(*, actor: User, participant: Participant, timepoint: TimepointDefinition) -> Visit:
     visit = Visit(participant=participant, timepoint=timepoint)
     _save(visit, actor)
     return visit
@@ -354,7 +351,7 @@ def _date_offset(trial: Trial) -> int:
 
 @transaction.atomic
 def participant_enrol(
-    *, actor: AbstractBaseUser, site: Site, subject_code: str, consent_date: dt.date | None = None,
+    *, actor: User, site: Site, subject_code: str, consent_date: dt.date | None = None,
     treatment_start_date: dt.date | None = None, arm: str = "", status: str = ParticipantStatus.ENROLLED,
 ) -> Participant:
     """Enrol a participant at a site and create their visits from the schedule."""
@@ -384,7 +381,7 @@ def participant_enrol(
 
 @transaction.atomic
 def participant_update(
-    *, actor: AbstractBaseUser, participant: Participant, reason: str = "", **fields: Any
+    *, actor: User, participant: Participant, reason: str = "", **fields: Any
 ) -> Participant:
     """Record or correct consent / treatment-start dates and arm; correcting a recorded value needs a reason."""
     require_site_perm(actor, "enrol_participant", participant.site)
@@ -405,7 +402,7 @@ def participant_update(
 
 
 @transaction.atomic
-def participant_status_change(*, actor: AbstractBaseUser, participant: Participant, status: str, reason: str = "") -> Participant:
+def participant_status_change(*, actor: User, participant: Participant, status: str, reason: str = "") -> Participant:
     require_site_perm(actor, "enrol_participant", participant.site)
     participant = Participant.objects.select_for_update(of=("self",)).select_related("trial").get(pk=participant.pk)
     PARTICIPANT_MACHINE.ensure(participant.status, status)
@@ -417,7 +414,7 @@ def participant_status_change(*, actor: AbstractBaseUser, participant: Participa
 
 @transaction.atomic
 def visit_transition(
-    *, actor: AbstractBaseUser | None, visit: Visit, state: str, reason: str = "", scan_date: dt.date | None = None,
+    *, actor: User | None, visit: Visit, state: str, reason: str = "", scan_date: dt.date | None = None,
     data: dict[str, Any] | None = None,
 ) -> Visit:
     """Move a visit's imaging workflow state (received, in QC, accepted, read).
@@ -441,7 +438,7 @@ def visit_transition(
 
 
 @transaction.atomic
-def visit_reupload_request_set(*, actor: AbstractBaseUser | None, visit: Visit, requested: bool, reason: str) -> Visit:
+def visit_reupload_request_set(*, actor: User | None, visit: Visit, requested: bool, reason: str) -> Visit:
     """Say whether QC waits for new images of this visit (the only writer of `reupload_requested`).
 
     Callers are the query services: the flag follows the open queries that ask for a re-upload,

@@ -132,7 +132,7 @@ def extract_member(path: Path, member: ArchiveMember, destination: Path, limits:
         return fh.read(4) == b"PK\x03\x04"
 
 
-def iter_blocks(stream, length: int, block: int = 1 << 20) -> Iterator[bytes]:  # noqa: ANN001 (a WSGI input)
+def iter_blocks(stream, length: int, block: int = 1 << 20) -> Iterator[bytes]:
     """Read exactly `length` bytes from a file-like stream in blocks (never the whole body)."""
     remaining = length
     while remaining > 0:

@@ -8,6 +8,7 @@ transaction that records its de-identified copy has committed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -78,10 +79,10 @@ def _enqueue(file_ids: list[int]) -> None:
 
     for start in range(0, len(file_ids), BATCH):
         chunk = file_ids[start:start + BATCH]
-        transaction.on_commit(lambda chunk=chunk: submission_file_process_task.delay(chunk))
+        transaction.on_commit(functools.partial(submission_file_process_task.delay, chunk))
 
 
-def _require_upload(actor: AbstractBaseUser, submission: Submission) -> None:
+def _require_upload(actor: User, submission: Submission) -> None:
     require_site_perm(actor, "upload_images", submission.visit.participant.site)
 
 
@@ -93,7 +94,7 @@ def _require_open(submission: Submission) -> None:
 # --- opening and closing ----------------------------------------------------------------------
 
 @transaction.atomic
-def submission_open(*, actor: AbstractBaseUser, visit: Visit, comment: str = "", scan_date: dt.date | None = None) -> Submission:
+def submission_open(*, actor: User, visit: Visit, comment: str = "", scan_date: dt.date | None = None) -> Submission:
     """Open a submission of images for one visit (site coordinator of the visit's site)."""
     visit = Visit.objects.select_related("participant__site", "participant__trial", "timepoint").get(pk=visit.pk)
     require_site_perm(actor, "upload_images", visit.participant.site)
@@ -113,7 +114,7 @@ def submission_open(*, actor: AbstractBaseUser, visit: Visit, comment: str = "",
 
 
 @transaction.atomic
-def submission_complete(*, actor: AbstractBaseUser, submission: Submission) -> Submission:
+def submission_complete(*, actor: User, submission: Submission) -> Submission:
     """The site has sent everything: stop accepting files and finish once all are processed."""
     _require_upload(actor, submission)
     submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
@@ -184,7 +185,7 @@ _FILE_ACTIONS = {
 
 
 def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, code: str = "",
-                 actor: AbstractBaseUser | None = None, instance: Instance | None = None, flags: list[str] | None = None,
+                 actor: User | None = None, instance: Instance | None = None, flags: list[str] | None = None,
                  audit: list[dict[str, Any]] | None = None, deferred: list[SubmissionFile] | None = None) -> None:
     """Record a file's final outcome and audit it (inside the caller's transaction).
 
@@ -207,7 +208,8 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, code: str 
     if instance is not None:
         data["sop_instance_uid"] = instance.sop_uid
     trial_id = f.submission.visit.participant.trial_id
-    event = {"actor": actor, "action": _FILE_ACTIONS[FileStatus(status)], "target": f, "trial": trial_id,
+    action = _FILE_ACTIONS[FileStatus(status)]
+    event = {"actor": actor, "action": action, "target": f, "trial": trial_id,
              "reason": reason, "changes": {"status": [f.status, status]}, "data": data}
     if deferred is not None:
         FILE_MACHINE.ensure(f.status, status)
@@ -218,7 +220,7 @@ def _finish_file(f: SubmissionFile, status: str, reason: str = "", *, code: str 
         deferred.append(f)
     else:
         transition(FILE_MACHINE, f, status, actor=actor, trial=trial_id, reason=reason, bookkeeping=values,
-                   action=event["action"], data=data, audit=audit is None)
+                   action=action, data=data, audit=audit is None)
     if audit is not None:
         audit.append(event)  # written with the rest of the batch
     if status in FILE_FINAL and status != FileStatus.EXPANDED:
@@ -234,14 +236,14 @@ def _finish_locked(f: SubmissionFile, status: str, reason: str, code: str) -> No
             _finish_file(locked, status, reason, code=code)
 
 
-def _received(f: SubmissionFile, actor: AbstractBaseUser, received_bytes: int) -> None:
+def _received(f: SubmissionFile, actor: User, received_bytes: int) -> None:
     transition(FILE_MACHINE, f, FileStatus.RECEIVED, actor=actor, trial=f.submission.visit.participant.trial_id,
                bookkeeping={"received_bytes": received_bytes}, action=AuditAction.SUBMISSION_FILE_RECEIVE,
                data={"submission": f.submission_id, "file": f.display_name, "bytes": f.size})
 
 
 @transaction.atomic
-def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, uploads: list[Any]) -> list[SubmissionFile]:
+def submission_files_add(*, actor: User, submission: Submission, uploads: list[Any]) -> list[SubmissionFile]:
     """Receive whole files (multipart API). Each upload is moved into quarantine, then processed."""
     _require_upload(actor, submission)
     submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
@@ -264,7 +266,8 @@ def submission_files_add(*, actor: AbstractBaseUser, submission: Submission, upl
         created = list(SubmissionFile.objects.filter(submission=submission, parent__isnull=True,
                                                     ordinal__gte=rows[0].ordinal).order_by("ordinal"))
     trial_id = submission.visit.participant.trial_id
-    events, to_process = [], []
+    events: list[dict[str, Any]] = []
+    to_process: list[int] = []
     for f, path in zip(created, pending, strict=True):
         f.submission = submission
         if path is None:
@@ -299,7 +302,7 @@ def _copy_upload(upload: Any, target: Path) -> None:
 
 
 @transaction.atomic
-def submission_upload_start(*, actor: AbstractBaseUser, submission: Submission, client_key: str, name: str, size: int) -> SubmissionFile:
+def submission_upload_start(*, actor: User, submission: Submission, client_key: str, name: str, size: int) -> SubmissionFile:
     """Register one file of a resumable upload, or find it again to resume (same client key)."""
     _require_upload(actor, submission)
     submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
@@ -336,7 +339,7 @@ class OffsetMismatch(DomainError):
         self.offset = offset
 
 
-def submission_upload_append(*, actor: AbstractBaseUser, upload: SubmissionFile, offset: int, stream: BinaryIO,
+def submission_upload_append(*, actor: User, upload: SubmissionFile, offset: int, stream: BinaryIO,
                              length: int) -> SubmissionFile:
     """Append one chunk at `offset` (streamed to the quarantine file, never held whole in memory)."""
     _require_upload(actor, upload.submission)
@@ -565,25 +568,25 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
                 continue
             study = studies.get(result.study_instance_uid)
             if study is None:
-                study, problem = _study_for(result, visit)
-                if problem:
+                found, problem = _study_for(result, visit)
+                if found is None:
                     _finish_file(f, FileStatus.REJECTED, problem, code=FileReason.RECEIVED_ELSEWHERE, audit=events,
                                  deferred=finished)
                     continue
-                studies[result.study_instance_uid] = study
+                study = studies[result.study_instance_uid] = found
             series = series_cache.get(result.series_instance_uid)
             if series is None:
                 series = series_cache[result.series_instance_uid] = _series_for(result, study, submission)
             else:
                 _flag_burned_in(series, result)
-            key = keys.get(result.sop_instance_uid)
-            if key is None:  # the patient check passed under the lock, but not before it: store now
-                key = keys[result.sop_instance_uid] = storage.instance_storage_key(
+            stored_key = keys.get(result.sop_instance_uid)
+            if stored_key is None:  # the patient check passed under the lock, but not before it: store now
+                stored_key = keys[result.sop_instance_uid] = storage.instance_storage_key(
                     trial_code=trial.code, study_uid=result.study_instance_uid, series_uid=result.series_instance_uid,
                     sop_uid=result.sop_instance_uid)
-                storage.store_instance_file(key, output)
+                storage.store_instance_file(stored_key, output)
             planned[result.sop_instance_uid] = (f, result, _new_instance(
-                result, series, key, submission, spacings[result.sop_instance_uid]))
+                result, series, stored_key, submission, spacings[result.sop_instance_uid]))
         created = _create_instances([obj for _f, _r, obj in planned.values()])
         for sop, (f, result, _obj) in planned.items():
             instance = created.get(sop)
@@ -624,7 +627,7 @@ def _spacing(result: Any, output: Path) -> tuple[list[float] | None, str]:
 
     ds = pydicom.dcmread(output, stop_before_pixels=True, force=True)
     spacing = pixel_spacing(ds)
-    if spacing.source is None:
+    if spacing.source is None or spacing.row_mm is None or spacing.col_mm is None:
         return None, ""
     return [spacing.row_mm, spacing.col_mm], spacing.source
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +24,7 @@ from imaging.choices import (
 )
 from imaging.models import QcFinding, Query, Series, Submission
 from imaging.qc import adapter as qc_adapter
-from imaging.qc.rules import QUERY_CATEGORY, evaluate_visit
+from imaging.qc.rules import QUERY_CATEGORY, FindingCode, evaluate_visit
 from imaging.queries.services import query_auto_answer, query_raise, require_qc
 from trials.choices import VisitState
 from trials.models import Visit
@@ -65,7 +65,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
         old.is_current = False
         stamp(old, None, "replaced by a new QC run")
         old.save(update_fields=["is_current"])
-    findings = []
+    findings: list[QcFinding] = []
     for finding in result.findings:
         row = QcFinding(
             visit=visit, series=by_uid.get(finding.series_uid or ""),
@@ -76,18 +76,18 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
         stamp(row, None)
         row.save()
         findings.append(row)
-    blocking = {f.key: f for f in findings if f.severity == Severity.BLOCKING}
+    blocking = {row.key: row for row in findings if row.severity == Severity.BLOCKING}
     audit_record(actor=None, action=AuditAction.QC_RUN, target=visit, trial=trial,
                  data={"submission": submission_id, "findings": len(findings), "blocking": len(blocking),
-                       "codes": sorted({f.code for f in findings})})
+                       "codes": sorted({row.code for row in findings})})
     submission = Submission.objects.filter(pk=submission_id).first() if submission_id else None
     active = {q.cause_key: q for q in Query.objects.filter(visit=visit, is_automatic=True, state__in=QUERY_ACTIVE)}
-    for key, finding in blocking.items():
+    for key, row in blocking.items():
         if key in active:
             continue
         query_raise(
-            actor=None, visit=visit, subject=finding.message.split(". ")[0][:200], message=finding.message,
-            category=QUERY_CATEGORY.get(finding.code, QueryCategory.OTHER), series=finding.series, is_automatic=True,
+            actor=None, visit=visit, subject=row.message.split(". ")[0][:200], message=row.message,
+            category=QUERY_CATEGORY.get(FindingCode(row.code), QueryCategory.OTHER), series=row.series, is_automatic=True,
             cause_key=key,
         )
     for key, query in active.items():
@@ -99,7 +99,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
 
 
 @transaction.atomic
-def series_qc_decide(*, actor: AbstractBaseUser, series: Series, status: str, reason: str, comment: str = "") -> Series:
+def series_qc_decide(*, actor: User, series: Series, status: str, reason: str, comment: str = "") -> Series:
     """A QC analyst passes or fails one series with a reason code (and a comment when failing)."""
     series = Series.objects.select_for_update(of=("self",)).select_related(
         "study__visit__participant__trial", "study__visit__participant__site").get(pk=series.pk)
@@ -147,7 +147,7 @@ def visit_acceptance_problems(visit: Visit) -> list[str]:
 
 
 @transaction.atomic
-def visit_qc_accept(*, actor: AbstractBaseUser, visit: Visit, comment: str = "") -> Visit:
+def visit_qc_accept(*, actor: User, visit: Visit, comment: str = "") -> Visit:
     """Accept the visit's images as complete and compliant (the analyst's sign-off)."""
     visit = Visit.objects.select_for_update(of=("self",)).select_related("participant__trial", "participant__site").get(pk=visit.pk)
     require_qc(actor, visit)

@@ -8,8 +8,9 @@ people who must act next are e-mailed after commit.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -32,12 +33,12 @@ _AUDIT_ACTIONS = {
 }
 
 
-def _can_see(actor: AbstractBaseUser, visit: Visit) -> bool:
+def _can_see(actor: User, visit: Visit) -> bool:
     p = visit.participant
     return actor.has_perm("trials.view_all_sites", p.trial) or actor.has_perm("trials.view_site_data", p.site)
 
 
-def require_qc(actor: AbstractBaseUser, visit: Visit) -> None:
+def require_qc(actor: User, visit: Visit) -> None:
     if actor.has_perm("trials.perform_qc", visit.participant.trial):
         return
     if _can_see(actor, visit):
@@ -45,7 +46,7 @@ def require_qc(actor: AbstractBaseUser, visit: Visit) -> None:
     raise NotFoundError("No such visit.")
 
 
-def require_site(actor: AbstractBaseUser, visit: Visit) -> None:
+def require_site(actor: User, visit: Visit) -> None:
     if actor.has_perm("trials.answer_queries", visit.participant.site):
         return
     if _can_see(actor, visit):
@@ -65,7 +66,7 @@ def _locked(query: Query) -> Query:
         "visit__participant__trial", "visit__participant__site", "visit__timepoint").get(pk=query.pk)
 
 
-def _message(query: Query, actor: AbstractBaseUser | None, action: str, text: str, submission: Submission | None = None) -> QueryMessage:
+def _message(query: Query, actor: User | None, action: str, text: str, submission: Submission | None = None) -> QueryMessage:
     message = QueryMessage(query=query, author=actor, action=action, text=text, submission=submission)
     message.full_clean()
     stamp(message, actor)
@@ -73,22 +74,23 @@ def _message(query: Query, actor: AbstractBaseUser | None, action: str, text: st
     return message
 
 
-def _move(query: Query, actor: AbstractBaseUser | None, target: str, action: str, text: str,
+def _move(query: Query, actor: User | None, target: str, action: str, text: str,
           submission: Submission | None = None) -> Query:
     now = timezone.now()
-    timestamps = {
+    moves_with: dict[str, dict[str, Any]] = {
         QueryState.ANSWERED: {"answered_at": now}, QueryState.OPEN: {"answered_at": None},
         QueryState.RESOLVED: {"closed_at": now}, QueryState.CANCELLED: {"closed_at": now},
-    }[QueryState(target)]
+    }
+    timestamps = moves_with[QueryState(target)]
     transition(QUERY_MACHINE, query, target, actor=actor, trial=query.visit.participant.trial_id, reason=text,
-               bookkeeping=timestamps, action=f"query.{action}", data={"submission": submission.pk} if submission else None)
+               bookkeeping=timestamps, action=_AUDIT_ACTIONS[QueryAction(action)], data={"submission": submission.pk} if submission else None)
     _message(query, actor, action, text, submission)
     _set_reupload_flag(query.visit_id, actor)
     _notify(query.pk, action)
     return query
 
 
-def _set_reupload_flag(visit_id: int, actor: AbstractBaseUser | None) -> None:
+def _set_reupload_flag(visit_id: int, actor: User | None) -> None:
     """A visit takes new images while any open query asks for them (even after acceptance)."""
     wanted = Query.objects.filter(visit_id=visit_id, state=QueryState.OPEN, requests_reupload=True).exists()
     visit_reupload_request_set(actor=actor, visit=Visit(pk=visit_id), requested=wanted,
@@ -103,7 +105,7 @@ def _notify(query_id: int, action: str) -> None:
 
 @transaction.atomic
 def query_raise(
-    *, actor: AbstractBaseUser | None, visit: Visit, subject: str, message: str, category: str = QueryCategory.OTHER,
+    *, actor: User | None, visit: Visit, subject: str, message: str, category: str = QueryCategory.OTHER,
     series: Series | None = None, requests_reupload: bool = True, due_date: dt.date | None = None,
     is_automatic: bool = False, cause_key: str = "",
 ) -> Query:
@@ -138,7 +140,7 @@ def query_raise(
 
 
 @transaction.atomic
-def query_answer(*, actor: AbstractBaseUser, query: Query, message: str = "", submission: Submission | None = None) -> Query:
+def query_answer(*, actor: User, query: Query, message: str = "", submission: Submission | None = None) -> Query:
     """The site answers with a message and/or a re-upload (a submission for the same visit)."""
     query = _locked(query)
     require_site(actor, query.visit)
@@ -146,32 +148,32 @@ def query_answer(*, actor: AbstractBaseUser, query: Query, message: str = "", su
         raise ValidationError({"submission": "Attach a submission of the same visit."})
     if not (message or "").strip() and submission is None:
         raise ValidationError({"message": "Write an answer or attach the re-upload."})
-    text = (message or "").strip() or f"Images sent again (submission {submission.pk})."
+    text = (message or "").strip() or f"Images sent again (submission {submission.pk if submission else ''})."
     return _move(query, actor, QueryState.ANSWERED, QueryAction.ANSWER, text, submission)
 
 
 @transaction.atomic
-def query_resolve(*, actor: AbstractBaseUser, query: Query, message: str) -> Query:
+def query_resolve(*, actor: User, query: Query, message: str) -> Query:
     query = _locked(query)
     require_qc(actor, query.visit)
     return _move(query, actor, QueryState.RESOLVED, QueryAction.RESOLVE, _text(message, "close the query"))
 
 
 @transaction.atomic
-def query_reopen(*, actor: AbstractBaseUser, query: Query, message: str) -> Query:
+def query_reopen(*, actor: User, query: Query, message: str) -> Query:
     query = _locked(query)
     require_qc(actor, query.visit)
     return _move(query, actor, QueryState.OPEN, QueryAction.REOPEN, _text(message, "tell the site what is still missing"))
 
 
 @transaction.atomic
-def query_cancel(*, actor: AbstractBaseUser, query: Query, message: str) -> Query:
+def query_cancel(*, actor: User, query: Query, message: str) -> Query:
     query = _locked(query)
     require_qc(actor, query.visit)
     return _move(query, actor, QueryState.CANCELLED, QueryAction.CANCEL, _text(message, "explain the withdrawal"))
 
 
-def query_auto_answer(*, query: Query, submission: Submission, text: str) -> Query | None:
+def query_auto_answer(*, query: Query, submission: Submission | None, text: str) -> Query | None:
     """A re-upload fixed the cause of an automatic query: mark it answered (never resolved)."""
     query = _locked(query)
     if query.state != QueryState.OPEN:

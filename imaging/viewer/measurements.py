@@ -11,6 +11,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from pydicom import dcmread
@@ -190,7 +191,7 @@ def measurement_create(
         raise ValidationError({"frame": f"The image has {instance.number_of_frames} frame(s), counted from 0."})
     measurement = Measurement(
         instance=instance, frame=frame, kind=kind, points=_clean_points(kind, points, instance),
-        label=(label or "").strip(), created_by=actor,
+        label=(label or "").strip(), created_by=actor if isinstance(actor, User) else None,
     )
     _compute(measurement)
     measurement.full_clean()

@@ -75,7 +75,9 @@ def visit_in(trial_status: str, state: str, reupload_requested: bool = False) ->
 @pytest.mark.parametrize("state", [s.value for s in VisitState])
 def test_a_visit_of_an_active_trial_takes_images_until_qc_accepts_them(state):
     refusal = visit_in("active", state).image_refusal()
-    if state in (VisitState.ACCEPTED, VisitState.READ):
+    if state == VisitState.READ:
+        assert refusal == "This visit has been read: it takes no new images."
+    elif state == VisitState.ACCEPTED:
         assert refusal.startswith("The images of this visit were already accepted by QC.")
     else:
         assert refusal == ""

@@ -91,7 +91,7 @@ class FindingCode(StrEnum):
     SERIES_NOT_IN_PROTOCOL = "series_not_in_protocol"
 
 
-B, W, I = Severity.BLOCKING, Severity.WARNING, Severity.INFO
+B, W, I = Severity.BLOCKING, Severity.WARNING, Severity.INFO  # noqa: E741  (the policy table reads as B/W/I)
 C = FindingCode
 
 #: The default severity of every finding code. One table so a trial admin can override it

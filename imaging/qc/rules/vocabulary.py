@@ -18,7 +18,7 @@ _WHOLE_BODY = frozenset({HEAD, NECK, CHEST, ABDOMEN, PELVIS})
 
 def _words(regions: Iterable[str], *words: str) -> dict[str, frozenset[str]]:
     covered = frozenset(regions)
-    return {word: covered for word in words}
+    return dict.fromkeys(words, covered)
 
 
 #: Word (upper case, no separators) -> the canonical regions it covers. DICOM defined terms for

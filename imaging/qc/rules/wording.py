@@ -44,7 +44,7 @@ def examples(values: Sequence[object], total: int, limit: int = 5) -> str:
     """The first few values in words, with how many more there are."""
     shown = [str(v) for v in values[:limit]]
     rest = total - len(shown)
-    return join(shown + [f"{rest} more"]) if rest > 0 else join(shown)
+    return join([*shown, f"{rest} more"]) if rest > 0 else join(shown)
 
 
 def series_label(series: SeriesInfo) -> str:
