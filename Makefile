@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast lint migrate demo worker bench clean
+.PHONY: install run test test-fast lint typecheck migrate demo worker bench clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,9 @@ test-fast: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+typecheck: install
+	$(VENV)/bin/mypy
 
 worker: install
 	$(VENV)/bin/celery -A ictms worker --loglevel=INFO
