@@ -4,7 +4,6 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
-from ictms.lib.errors import NotFoundError
 from trials import selectors as trial_selectors
 from trials.models import Site, Visit
 from trials.selectors import TrialAccess
@@ -12,13 +11,18 @@ from trials.selectors import TrialAccess
 PAGE_SIZE = 50  # rows per page of every imaging list
 
 
-def visit_in_trial(request: HttpRequest, access: TrialAccess, visit_id: int) -> Visit:
-    try:
-        visit = trial_selectors.visit_get_for_user(user=request.user, pk=visit_id)
-    except NotFoundError as exc:
-        raise Http404(exc.message) from exc
-    if visit.participant.trial_id != access.trial.pk:
+def require_this_trial(access: TrialAccess, trial_id: int) -> None:
+    """404 for an object of another trial reached through this trial's URL.
+
+    The object itself comes from a scoped selector; its NotFoundError becomes a 404 in trial_page.
+    """
+    if trial_id != access.trial.pk:
         raise Http404
+
+
+def visit_in_trial(request: HttpRequest, access: TrialAccess, visit_id: int) -> Visit:
+    visit = trial_selectors.visit_get_for_user(user=request.user, pk=visit_id)
+    require_this_trial(access, visit.participant.trial_id)
     return visit
 
 

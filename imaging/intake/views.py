@@ -5,10 +5,9 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from ictms.lib.errors import NotFoundError
 from ictms.lib.pages import run_service
 from imaging.archive.selectors import series_list_for_user
 from imaging.intake import services
@@ -19,7 +18,7 @@ from imaging.intake.selectors import (
     submission_get_for_user,
     submission_list_for_user,
 )
-from imaging.pages import visit_in_trial
+from imaging.pages import require_this_trial, visit_in_trial
 from imaging.qc.selectors import qc_findings_for_visit
 from imaging.queries.selectors import query_list_for_user
 from trials.models import Visit
@@ -68,12 +67,8 @@ def submission_new(request: HttpRequest, access: TrialAccess, visit_id: int) -> 
 
 @trial_page()
 def submission_detail(request: HttpRequest, access: TrialAccess, submission_id: int) -> HttpResponse:
-    try:
-        submission = submission_get_for_user(user=request.user, pk=submission_id)
-    except NotFoundError as exc:
-        raise Http404(exc.message) from exc
-    if submission.visit.participant.trial_id != access.trial.pk:
-        raise Http404
+    submission = submission_get_for_user(user=request.user, pk=submission_id)
+    require_this_trial(access, submission.visit.participant.trial_id)
     can_upload = request.user.has_perm("trials.upload_images", submission.visit.participant.site)
     return render(request, "imaging/submission_detail.html", {
         "trial": access.trial, "access": access, "submission": submission, "visit": submission.visit,

@@ -10,7 +10,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from ictms.lib.errors import NotFoundError
 from ictms.lib.filters import filter_errors, filtered_or_none
 from ictms.lib.pages import run_service
 from imaging.choices import (
@@ -20,7 +19,7 @@ from imaging.choices import (
 )
 from imaging.intake.selectors import submission_list_for_user
 from imaging.models import QcFinding, Query
-from imaging.pages import PAGE_SIZE, query_string, require_site_data, site_filter
+from imaging.pages import PAGE_SIZE, query_string, require_site_data, require_this_trial, site_filter
 from imaging.qc.selectors import qc_findings_for_visit
 from imaging.queries import services
 from imaging.queries.filters import QueryFilterSet
@@ -59,12 +58,8 @@ def query_list(request: HttpRequest, access: TrialAccess) -> HttpResponse:
 
 @trial_page()
 def query_detail(request: HttpRequest, access: TrialAccess, query_id: int) -> HttpResponse:
-    try:
-        query = query_get_for_user(user=request.user, pk=query_id)
-    except NotFoundError as exc:
-        raise Http404(exc.message) from exc
-    if query.visit.participant.trial_id != access.trial.pk:
-        raise Http404
+    query = query_get_for_user(user=request.user, pk=query_id)
+    require_this_trial(access, query.visit.participant.trial_id)
     is_qc = access.can("perform_qc")
     is_site = request.user.has_perm("trials.answer_queries", query.visit.participant.site)
     form = QueryMessageForm(request.POST or None)
