@@ -62,3 +62,10 @@ class AuditAction(models.TextChoices):
     MEASUREMENT_CREATE = "measurement.create", "Measurement added"
     MEASUREMENT_UPDATE = "measurement.update", "Measurement changed"
     MEASUREMENT_DELETE = "measurement.delete", "Measurement removed"
+    # Reads (reads.md).
+    READ_DESIGN_SAVE = "read_design.save", "Read design saved"
+    READ_CASE_CREATE = "read_case.create", "Read case created"
+    READ_ASSIGNMENT_CREATE = "read_assignment.create", "Case assigned to a reader"
+    READ_CASE_REASSIGN = "read_case.reassign", "Case reassigned to another reader"
+    READ_TASK_CREATE = "read_task.create", "Read task created"
+    READ_TASK_STATE_CHANGE = "read_task.state_change", "Read task state changed"

@@ -108,6 +108,7 @@ def seed_demo(*, force: bool = False, images: bool = True, log: Callable[[str], 
         sites = _sites(admin, trial)
         _schedule(admin, trial)
         _members(admin, trial, users, sites)
+        _read_design(admin, trial, log)
         if trial.status == "setup":
             services.trial_status_change(actor=admin, trial=trial, status="active")
         _participants(users, trial, sites, today, log)
@@ -167,6 +168,18 @@ def _members(admin: object, trial: Trial, users: dict, sites: dict[str, Site]) -
         services.membership_invite(
             actor=admin, trial=trial, email=user.email, role=role, site=sites[site_number] if site_number else None,
         )
+
+
+def _read_design(admin: object, trial: Trial, log: Callable[[str], None]) -> None:
+    """A double read (reader1, reader2, adjudicator): cases open as QC accepts the baselines."""
+    from reads.models import ReadDesign
+    from reads.services import read_design_save
+
+    if ReadDesign.objects.filter(trial=trial).exists():
+        return
+    read_design_save(actor=admin, trial=trial, paradigm="double", readers=["reader1", "reader2"],
+                     adjudicators=["adjudicator"])
+    log("Read design: double read by reader1 and reader2, adjudicated by adjudicator")
 
 
 def _participants(users: dict, trial: Trial, sites: dict[str, Site], today: dt.date, log: Callable[[str], None]) -> None:

@@ -1,1 +1,148 @@
-"""Models of the reads app (read design, cases, tasks, lesions, adjudication)."""
+"""Models of the reads app: the read design, blinded read cases, reader assignments and read tasks.
+
+reads.md fixes the rules. A ReadCase is a participant seen through a random code; a
+ReadAssignment is one reader slot of a case (Reader 1, Reader 2 in a double read), whose reader
+changes only by an audited reassignment; a ReadTask is that reader's read of one timepoint
+(visit) of the case, moved only through READ_TASK_MACHINE by the services.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from reads.choices import (
+    DEFAULT_TRIGGERS,
+    READ_TASK_MACHINE,
+    Criteria,
+    Paradigm,
+    ReadTaskState,
+    ReportedRead,
+)
+
+
+def _default_triggers() -> list[str]:
+    return list(DEFAULT_TRIGGERS)
+
+
+class ReadDesign(models.Model):
+    """How a trial's images are read (one per trial; every save is a new history version)."""
+
+    trial = models.OneToOneField("trials.Trial", on_delete=models.PROTECT, related_name="read_design")
+    criteria = models.CharField(max_length=16, choices=Criteria.choices, default=Criteria.RECIST_1_1)
+    paradigm = models.CharField(max_length=8, choices=Paradigm.choices, default=Paradigm.DOUBLE)
+    triggers = models.JSONField(default=_default_triggers, blank=True)
+    readers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", blank=True)
+    adjudicators = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+", blank=True)
+    confirmation_required = models.BooleanField(
+        default=False, help_text="A CR or PR counts as best response only when a later timepoint confirms it.")
+    confirmation_min_weeks = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(52)],
+        help_text="The confirming timepoint is at least this many weeks after the response it confirms.")
+    sd_min_weeks = models.PositiveSmallIntegerField(
+        "minimum SD duration (weeks)", default=6, validators=[MaxValueValidator(52)],
+        help_text="Stable disease counts as best response only at or after this many weeks from baseline.")
+    visit_window_weeks = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(8)],
+        help_text="The visit window subtracted from the SD minimum (the charter's tolerance).")
+    stop_after_progression = models.BooleanField(
+        "stop reading after confirmed progression", default=True,
+        help_text="Later timepoints of a case are not read once the reader has found progression.")
+    reported_read = models.PositiveSmallIntegerField(
+        "read reported when readers agree", choices=ReportedRead.choices, default=ReportedRead.READER_1)
+    reopen_needs_approval = models.BooleanField(
+        "re-opening a signed read needs a second admin", default=False,
+        help_text="A re-open asked by one trial admin waits for another admin's approval.")
+    seed = models.BigIntegerField(editable=False, default=0, help_text="Breaks ties between equally loaded readers.")
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(m2m_fields=[readers, adjudicators])
+
+    def __str__(self) -> str:
+        return f"Read design of {self.trial_id} v{self.version}"
+
+    @property
+    def readers_per_case(self) -> int:
+        return 2 if self.paradigm == Paradigm.DOUBLE else 1
+
+
+class ReaderSeed(models.Model):
+    """A reader's stored seed: their case order is randomized, and stays put (reads.md)."""
+
+    trial = models.ForeignKey("trials.Trial", on_delete=models.PROTECT, related_name="+")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    seed = models.BigIntegerField(editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trial", "reader"], name="one_seed_per_reader_and_trial")]
+
+    def __str__(self) -> str:
+        return f"Seed of reader {self.reader_id} in trial {self.trial_id}"
+
+
+class ReadCase(models.Model):
+    """A participant as readers see it: a random code, unique in the trial."""
+
+    trial = models.ForeignKey("trials.Trial", on_delete=models.PROTECT, related_name="read_cases")
+    participant = models.OneToOneField("trials.Participant", on_delete=models.PROTECT, related_name="read_case")
+    code = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["trial", "code"]
+        constraints = [models.UniqueConstraint(fields=["trial", "code"], name="case_code_unique_in_trial")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ReadAssignment(models.Model):
+    """One reader slot of a case (Reader 1 or 2); a reassignment changes its reader."""
+
+    case = models.ForeignKey(ReadCase, on_delete=models.PROTECT, related_name="assignments")
+    slot = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(2)])
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="read_assignments")
+    order_key = models.BigIntegerField(help_text="Place of the case in the reader's worklist (from their seed).")
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "slot"], name="one_reader_per_slot"),
+            models.UniqueConstraint(fields=["case", "reader"], name="distinct_readers_per_case"),
+            models.CheckConstraint(condition=Q(slot__in=(1, 2)), name="assignment_slot_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} Reader {self.slot}"
+
+
+class ReadTask(models.Model):
+    """One reader's read of one timepoint of a case."""
+
+    assignment = models.ForeignKey(ReadAssignment, on_delete=models.PROTECT, related_name="tasks")
+    visit = models.ForeignKey("trials.Visit", on_delete=models.PROTECT, related_name="read_tasks")
+    state = models.CharField(max_length=16, choices=ReadTaskState.choices, default=ReadTaskState.WAITING)
+    sequence = models.PositiveSmallIntegerField(default=0, help_text="Position in the case's reading order (0: baseline).")
+    days_since_baseline = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    active_seconds = models.PositiveIntegerField(default=0)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["assignment", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "visit"], name="one_task_per_reader_and_timepoint"),
+            READ_TASK_MACHINE.check_constraint(),
+        ]
+        indexes = [models.Index(fields=["visit", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.assignment} #{self.sequence}"

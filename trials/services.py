@@ -35,6 +35,7 @@ from trials.models import (
     Visit,
 )
 from trials.permissions import membership_permissions_sync
+from trials.signals import visit_state_changed
 
 TRIAL_FIELDS = (
     "title", "sponsor_name", "indication", "subject_code_pattern", "blind_readers", "deid_date_shift_max_days",
@@ -432,8 +433,10 @@ def visit_transition(
         bookkeeping = {"received_at": visit.received_at or now, "accepted_at": None}
     if state == VisitState.ACCEPTED:
         bookkeeping = {"accepted_at": now}
+    previous = visit.state
     transition(VISIT_MACHINE, visit, state, actor=actor, trial=visit.participant.trial, reason=reason, fields=fields,
                bookkeeping=bookkeeping, data=data, clean=True)
+    visit_state_changed.send(sender=Visit, visit=visit, previous=previous, actor=actor)
     return visit
 
 

@@ -47,6 +47,14 @@ def _query(world: Any) -> models.Model:
     return Query.objects.create(visit=_visit(world), subject="Slice thickness", due_date=dt.date(2026, 1, 31))
 
 
+def _read_task(world: Any) -> models.Model:
+    from reads.models import ReadAssignment, ReadCase, ReadTask
+
+    case = ReadCase.objects.create(trial=world.trial, participant=world.participant, code="C-TEST01")
+    assignment = ReadAssignment.objects.create(case=case, slot=1, reader=world.reader, order_key=1)
+    return ReadTask.objects.create(assignment=assignment, visit=_visit(world))
+
+
 # One saved row per machine (the machine's name -> how to make it).
 ROWS: dict[str, Callable[[Any], models.Model]] = {
     "trial": lambda world: world.trial,
@@ -56,6 +64,7 @@ ROWS: dict[str, Callable[[Any], models.Model]] = {
     "submission_file": _file,
     "series_qc": _series,
     "query": _query,
+    "read_task": _read_task,
 }
 
 

@@ -1,0 +1,70 @@
+"""Choices and state machines of the reads app (reads.md: read design, cases, tasks)."""
+from django.db import models
+
+from audit.actions import AuditAction
+from ictms.lib.states import StateMachine
+
+
+class Criteria(models.TextChoices):
+    RECIST_1_1 = "recist_1_1", "RECIST 1.1"
+
+
+class Paradigm(models.TextChoices):
+    SINGLE = "single", "Single read (one reader per case)"
+    DOUBLE = "double", "Double read (two independent readers + adjudicator)"
+
+
+class Trigger(models.TextChoices):
+    """Adjudication triggers (the engine's AdjudicationTrigger, by their API names)."""
+
+    BEST_RESPONSE = "best_response", "Best overall response differs"
+    PROGRESSION = "progression", "Progression differs (PD vs no PD, or PD at different timepoints)"
+    FIRST_RESPONSE = "first_response", "Timepoint of first response (CR/PR) differs"
+    OVERALL_RESPONSE = "overall_response", "Overall response differs at any timepoint"
+
+
+DEFAULT_TRIGGERS = [Trigger.BEST_RESPONSE.value, Trigger.PROGRESSION.value]
+
+
+class ReportedRead(models.IntegerChoices):
+    """Which read is reported when both readers agree."""
+
+    READER_1 = 1, "Reader 1"
+    READER_2 = 2, "Reader 2"
+
+
+class ReadTaskState(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    READY = "ready", "Ready"
+    IN_PROGRESS = "in_progress", "In progress"
+    SIGNED = "signed", "Signed"
+    NOT_DONE = "not_done", "Not done"
+    NOT_REQUIRED = "not_required", "Not required"
+
+
+# reads.md "Reading a timepoint". Waiting until the visit is accepted and every earlier timepoint of
+# this read is signed; back to waiting when the visit loses its acceptance (not once signed) or when
+# an earlier timepoint is re-opened; in progress back to ready when the case moves to another reader.
+READ_TASK_MACHINE = StateMachine.build(
+    name="read_task", field="state", choices=ReadTaskState, audit_action=AuditAction.READ_TASK_STATE_CHANGE,
+    transitions={
+        ReadTaskState.WAITING: {ReadTaskState.READY, ReadTaskState.NOT_DONE, ReadTaskState.NOT_REQUIRED},
+        ReadTaskState.READY: {ReadTaskState.IN_PROGRESS, ReadTaskState.WAITING, ReadTaskState.NOT_DONE,
+                              ReadTaskState.NOT_REQUIRED},
+        ReadTaskState.IN_PROGRESS: {ReadTaskState.SIGNED, ReadTaskState.WAITING, ReadTaskState.READY,
+                                    ReadTaskState.NOT_REQUIRED},
+        ReadTaskState.SIGNED: {ReadTaskState.IN_PROGRESS, ReadTaskState.WAITING},
+    },
+)
+
+# Tasks whose images the reader may open (reads.md: "open or signed, never a later timepoint").
+OPEN_TASK_STATES = (ReadTaskState.READY, ReadTaskState.IN_PROGRESS, ReadTaskState.SIGNED)
+# Tasks that no longer hold up the next timepoint.
+SETTLED_TASK_STATES = (ReadTaskState.SIGNED, ReadTaskState.NOT_DONE, ReadTaskState.NOT_REQUIRED)
+
+
+# reads.md "Values on the wire": the controlled organ list, lower-case names sent and returned.
+ORGANS = (
+    "lung", "liver", "lymph node", "bone", "brain", "adrenal gland", "kidney", "spleen", "pancreas",
+    "peritoneum", "pleura", "soft tissue", "skin", "other",
+)
