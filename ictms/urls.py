@@ -14,6 +14,7 @@ api_patterns = [
     path("", include("imaging.viewer.api_urls")),
     path("", include("audit.api.urls")),
     path("", include("imaging.api_urls")),
+    path("", include("reads.api_urls")),
 ]
 
 urlpatterns = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
@@ -32,13 +33,27 @@ def read_design_get(*, trial: Trial) -> ReadDesign | None:
 
 def read_case_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> QuerySet[ReadCase]:
     """Admins: every case of the trials they manage. Readers: the cases they read. Others: none."""
+    own = ReadAssignment.objects.filter(reader_id=user.pk).values("case_id")
     qs = ReadCase.objects.filter(
         Q(trial__in=_trials_with(user, "trials.manage_trial"))
-        | Q(trial__in=_trials_with(user, "trials.read_images"), assignments__reader_id=user.pk)
-    ).distinct()
+        | Q(trial__in=_trials_with(user, "trials.read_images"), pk__in=own)
+    )
     if trial is not None:
         qs = qs.filter(trial=trial)
     return qs.select_related("trial", "participant__site").order_by("trial__code", "code")
+
+
+def managed_trial_ids(*, user: AnyUser) -> set[int]:
+    """Trials the caller administers (they see subject codes next to case codes there)."""
+    return set(_trials_with(user, "trials.manage_trial").values_list("id", flat=True))
+
+
+def with_progress(qs: QuerySet[ReadCase]) -> QuerySet[ReadCase]:
+    """Cases with their readers and task counts (`tasks_signed`, `tasks_total`), for admin lists."""
+    return qs.prefetch_related("assignments__reader").annotate(
+        tasks_total=Count("assignments__tasks", filter=~Q(assignments__tasks__state=ReadTaskState.NOT_REQUIRED)),
+        tasks_signed=Count("assignments__tasks", filter=Q(assignments__tasks__state=ReadTaskState.SIGNED)),
+    )
 
 
 def read_case_get_for_user(*, user: AnyUser, pk: int) -> ReadCase:
@@ -65,7 +80,7 @@ def read_task_get_for_user(*, user: AnyUser, pk: int) -> ReadTask:
     return task
 
 
-def readable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask]:
+def readable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask, Any]:
     """Visits whose images the caller may open as a reader: their own tasks that are open or signed."""
     return read_task_list_for_user(user=user).filter(state__in=OPEN_TASK_STATES).values("visit_id")
 
@@ -190,11 +205,11 @@ def case_day_shift(*, case: ReadCase) -> int | None:
 class ReadAccess:
     """The provider imaging.archive.read_access asks (registered in ReadsConfig.ready)."""
 
-    def visit_ids(self, user: AnyUser) -> QuerySet[ReadTask]:
+    def visit_ids(self, user: AnyUser) -> QuerySet[ReadTask, Any]:
         return readable_visit_ids(user=user)
 
     def blinding(self, user: AnyUser, participant_id: int, trial_id: int) -> Blinding | None:
-        if not Membership.objects.filter(user_id=user.pk, trial_id=trial_id, is_active=True,
+        if user.pk is None or not Membership.objects.filter(user_id=user.pk, trial_id=trial_id, is_active=True,
                                          role__in=BLINDED_ROLES).exists():
             return None
         case = ReadCase.objects.filter(trial_id=trial_id, participant_id=participant_id).first()

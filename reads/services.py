@@ -213,6 +213,7 @@ def _refresh(actor: User | None, assignment: ReadAssignment, *, reason: str) -> 
         if task.state in SETTLED_TASK_STATES:
             continue
         accepted = task.visit.state in ACCEPTED_STATES
+        wanted: str
         if blocked or not accepted:
             wanted = ReadTaskState.WAITING
         else:

@@ -35,7 +35,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 PASSWORD = "pw-for-tests-123"
 ARM = "ARM-UNBLINDED-7"  # participant 101-001's treatment arm: the QC analyst and the reader never see it
-BLINDED_FROM_READER = ("101-001", "102-001", "Site 101", "Site 102", ARM)  # subject codes, site names, arm
+# Subject codes (101-002 is the reader's read case), site names, arm.
+BLINDED_FROM_READER = ("101-001", "101-002", "102-001", "Site 101", "Site 102", ARM)
 PIXEL_DATA = "7FE00010"
 
 
@@ -61,6 +62,9 @@ class Refs:
     membership: Any = None  # the sponsor's
     audit_seq: int = 0
     creator: Any = None  # holds the global trials.add_trial right (no trial membership)
+    read_case: Any = None  # participant 101-002 (baseline accepted), read by reader (slot 1 or 2) and reader2
+    read_task: Any = None  # the reader's baseline task of read_case (ready)
+    reassign_body: Any = None  # moves reader2's slot of read_case to reader3
     sessions: dict[str, str] = field(default_factory=dict)  # persona -> session key, logged in once per module
 
     def user(self, persona: str) -> Any:
@@ -117,12 +121,34 @@ def build_refs() -> Refs:
     r.membership = Membership.objects.get(user=w.sponsor, trial=w.trial, role=Role.SPONSOR)
     r.creator = f.UserFactory(username="trial_creator")
     r.creator.user_permissions.add(Permission.objects.get(content_type__app_label="trials", codename="add_trial"))
+    _reads(r)
     r.audit_seq = AuditEvent.objects.filter(trial=w.trial).order_by("seq").values_list("seq", flat=True).first()
     for persona in {p for route in MATRIX for _column, p, _status in route.cells() if p}:
         client = Client()
         client.force_login(r.user(persona), backend="django.contrib.auth.backends.ModelBackend")
         r.sessions[persona] = client.cookies[settings.SESSION_COOKIE_NAME].value
     return r
+
+
+def _reads(r: Refs) -> None:
+    """A double read of 101-002 (baseline accepted) by reader and reader2; reader3 joins the pool later."""
+    from reads.models import ReadCase, ReadTask
+    from tests.imaging.factories import make_series
+    from tests.reads.factories import accept, double_read
+    from tests.trials import factories as f
+    from trials.choices import Role
+
+    w = r.w
+    read_participant = f.participant(w.coordinator, w.site, "101-002")
+    baseline = f.visit(read_participant, "BL")
+    make_series(baseline, n=1, rows=32, columns=32)
+    double_read(w)
+    accept(baseline, actor=w.qc)
+    w.reader3 = f.member(w.trial, Role.READER, username="reader_c")
+    double_read(w, readers=["reader_a", "reader_b", "reader_c"])
+    r.read_case = ReadCase.objects.get(participant=read_participant)
+    r.read_task = ReadTask.objects.get(assignment__case=r.read_case, assignment__reader=w.reader, sequence=0)
+    r.reassign_body = {"from": "reader_b", "to": "reader_c", "reason": "Reader unavailable"}
 
 
 @pytest.fixture(scope="module")
@@ -508,7 +534,33 @@ DICOMWEB: list[Route] = [
           other_site=OTHER_SITE_404, other_trial=B_COORD_404, reader=READER_404, anon=401, json=False),
 ]
 
-MATRIX: list[Route] = API + PAGES + DICOMWEB
+READS_API: list[Route] = [
+    # --- reads API (api.md "Reads") -------------------------------------------------------------
+    Route("reads-api:read-design", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404,
+          reader=("reader", 403), extra=(("qc", 403), ("sponsor", 403)), anon=401, marker=lambda refs: '"reader_b"'),
+    Route("reads-api:read-design", kwargs=trial_a(), method="put",
+          body={"paradigm": "double", "readers": ["reader_a", "reader_b"], "adjudicators": ["adjudicator_a"],
+                "reason": "pool change"},
+          allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403), extra=(("coordinator", 403),),
+          anon=401, label="set"),
+    Route("reads-api:read-organs", allow=("reader", 200), anon=401, marker=lambda refs: '"lymph node"'),
+    # The reader gets their case by code only: 200 without the subject code (EMPTY with a marker).
+    Route("reads-api:read-case-list", query="trial=TRIAL-A", allow=("admin", 200), other_trial=("admin_b", EMPTY),
+          reader=("reader", EMPTY), extra=(("qc", EMPTY), ("sponsor", EMPTY), ("coordinator", EMPTY),
+                                         ("adjudicator", EMPTY)),
+          anon=401, marker=lambda refs: '"101-002"'),
+    Route("reads-api:read-case-detail", kwargs=pk("read_case"), allow=("admin", 200), other_trial=B_ADMIN_404,
+          reader=("reader", EMPTY), extra=(("qc", 404), ("sponsor", 404), ("auditor", 404)), anon=401,
+          marker=lambda refs: '"101-002"', label="admin"),
+    Route("reads-api:read-case-reassign", kwargs=pk("read_case"), method="post", body=lambda refs: refs.reassign_body,
+          allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403), extra=(("qc", 404),), anon=401),
+    Route("reads-api:read-task-list", query="trial=TRIAL-A", allow=("reader", 200), other_trial=("admin_b", EMPTY),
+          extra=(("admin", EMPTY), ("qc", EMPTY), ("sponsor", EMPTY), ("adjudicator", EMPTY)), anon=401),
+    Route("reads-api:read-task-detail", kwargs=pk("read_task"), allow=("reader", 200), other_trial=B_ADMIN_404,
+          extra=(("reader3", 404), ("admin", 404), ("qc", 404), ("adjudicator", 404)), anon=401),
+]
+
+MATRIX: list[Route] = API + READS_API + PAGES + DICOMWEB
 
 
 # --- the inventory ------------------------------------------------------------------------------------

@@ -1,0 +1,18 @@
+"""Routes of the reads API (api.md: read design, organs, read cases, read tasks)."""
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from reads import api
+
+app_name = "reads-api"
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("read-cases", api.ReadCaseViewSet, basename="read-case")
+router.register("read-tasks", api.ReadTaskViewSet, basename="read-task")
+
+urlpatterns = [
+    path("trials/<str:code>/read-design/", api.ReadDesignView.as_view(), name="read-design"),
+    path("read-organs/", api.ReadOrganView.as_view(), name="read-organs"),
+    *router.urls,
+]
