@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,10 +17,10 @@ from rest_framework.views import APIView
 
 from ictms.lib.errors import NotFoundError
 from imaging.archive.selectors import series_list_for_user
-from reads import selectors, services
-from reads.choices import OPEN_TASK_STATES, ORGANS, Paradigm, ReportedRead, Trigger
+from reads import live, reading, selectors, services
+from reads.choices import OPEN_TASK_STATES, ORGANS, SIGNATURE_MEANING, Paradigm, ReportedRead, Trigger
 from reads.filters import ReadCaseFilterSet, ReadTaskFilterSet
-from reads.models import ReadCase, ReadDesign, ReadTask
+from reads.models import Lesion, Observation, ReadCase, ReadDesign, ReadTask, ReopenRequest, Signature
 from trials.selectors import trial_get_for_user
 from trials.services import require_trial_perm
 
@@ -138,6 +138,15 @@ class ReassignSerializer(serializers.Serializer):
         return fields
 
 
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=True)
+
+
+class NotDoneSerializer(serializers.Serializer):
+    timepoint = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+
+
 class ReadCaseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """Read cases I may see (`?trial=CODE`); admins see subject codes and readers, readers codes only."""
 
@@ -175,6 +184,15 @@ class ReadCaseViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Ret
                                     to_username=data.validated_data["to"], reason=data.validated_data["reason"])
         return Response(self._data([self.get_queryset().get(pk=case.pk)])[0])
 
+    @extend_schema(request=NotDoneSerializer)
+    @action(detail=True, methods=["post"], url_path="not-done")
+    def not_done(self, request: Request, pk: str | None = None) -> Response:
+        case = self.get_object()
+        data = NotDoneSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tasks = reading.read_case_not_done(actor=request.user, case=case, **data.validated_data)
+        return Response({"tasks": [{"id": t.pk, "state": t.state} for t in tasks]})
+
 
 # --- read tasks ------------------------------------------------------------------------------------------
 
@@ -195,36 +213,87 @@ class ReadTaskSerializer(serializers.ModelSerializer):
         return getattr(task, "worklist_order", 0)
 
 
-class ReadTaskDetailSerializer(ReadTaskSerializer):
-    series = serializers.SerializerMethodField()
-    lesions = serializers.SerializerMethodField()
-    response = serializers.SerializerMethodField()
-    missing = serializers.SerializerMethodField()
-    signature = serializers.SerializerMethodField()
-
-    class Meta(ReadTaskSerializer.Meta):
-        fields = (*ReadTaskSerializer.Meta.fields, "series", "lesions", "response", "missing", "signature")
-
-    def get_series(self, task: ReadTask) -> list[dict[str, Any]]:
-        """This timepoint's series (none while the task waits)."""
-        if task.state not in OPEN_TASK_STATES:
-            return []
-        user = self.context["request"].user
-        return [{"id": s.pk, "description": s.description, "modality": s.modality, "series_number": s.series_number,
-                 "instance_count": s.instance_count}
-                for s in series_list_for_user(user=user, visit=task.visit)]
-
-    def get_lesions(self, task: ReadTask) -> list[dict[str, Any]]:
-        return []  # lesions and observations arrive with the reading issue
-
-    def get_response(self, task: ReadTask) -> dict[str, Any] | None:
+def _observation(obs: Observation | None, lesion: Lesion) -> dict[str, Any] | None:
+    if obs is None:
         return None
+    m = obs.measurement
+    value = live.diameter(lesion, obs)
+    return {
+        "kind": obs.kind, "status": obs.status, "reason": obs.reason,
+        "diameter_mm": None if value is None else float(value),
+        "measurement": None if m is None else {
+            "id": m.pk, "instance": m.instance_id, "series": m.instance.series_id, "frame": m.frame, "kind": m.kind,
+            "points": m.points, "length_mm": None if m.length_mm is None else float(m.length_mm),
+            "short_axis_mm": None if m.short_axis_mm is None else float(m.short_axis_mm),
+        },
+    }
 
-    def get_missing(self, task: ReadTask) -> list[dict[str, Any]]:
-        return []
 
-    def get_signature(self, task: ReadTask) -> dict[str, Any] | None:
-        return None
+def _signature(sig: Signature) -> dict[str, Any]:
+    return {"printed_name": sig.printed_name, "meaning": sig.meaning, "signed_at": sig.signed_at,
+            "sha256": sig.content_sha256, "superseded": sig.superseded, "superseded_at": sig.superseded_at,
+            "superseded_reason": sig.superseded_reason}
+
+
+def task_detail(task: ReadTask, user: Any) -> dict[str, Any]:
+    """One task as its reader sees it (api.md `/api/read-tasks/{id}/`), in a fixed number of queries."""
+    data = dict(ReadTaskSerializer(task).data)
+    open_ = task.state in OPEN_TASK_STATES
+    data["series"] = [] if not open_ else [
+        {"id": s.pk, "description": s.description, "modality": s.modality, "series_number": s.series_number,
+         "instance_count": s.instance_count} for s in series_list_for_user(user=user, visit=task.visit)]
+    read = live.load_read(task.assignment)
+    earlier = [t for t in read.tasks if t.sequence < task.sequence]
+    data["lesions"] = [] if not open_ else [
+        {"id": lesion.pk, "label": lesion.label, "kind": lesion.kind, "organ": lesion.organ,
+         "location": lesion.location, "lymph_node": lesion.lymph_node, "added_here": lesion.created_in_id == task.pk,
+         "observation": _observation(read.observation(lesion, task), lesion),
+         "prior": [{"timepoint": t.visit.timepoint.label, "timepoint_order": t.sequence,
+                    "observation": _observation(read.observation(lesion, t), lesion)} for t in earlier
+                   if read.observation(lesion, t) is not None]}
+        for lesion in read.lesions_at(task)]
+    data["new_lesions_none"] = task.new_lesions_none
+    if open_:
+        result = reading.task_result(task=task, read=read)
+        data["response"], data["missing"] = result["response"], result["missing"]
+    else:
+        data["response"], data["missing"] = None, []
+    signatures = list(task.signatures.order_by("signed_at"))
+    current = next((sig for sig in signatures if not sig.superseded), None)
+    data["signature"] = None if current is None else _signature(current)
+    data["signature_history"] = [_signature(sig) for sig in signatures if sig.superseded]
+    return data
+
+
+class LesionInputSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    organ = serializers.CharField()
+    location = serializers.CharField(required=False, allow_blank=True, default="")
+    lymph_node = serializers.BooleanField(required=False, default=False)
+    measurement = serializers.IntegerField(required=False, allow_null=True, default=None)
+    status = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ObservationInputSerializer(serializers.Serializer):
+    lesion = serializers.IntegerField()
+    measurement = serializers.IntegerField(required=False, allow_null=True, default=None)
+    disappeared = serializers.BooleanField(required=False, default=False)
+    too_small = serializers.BooleanField(required=False, default=False)
+    not_evaluable = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
+    status = serializers.CharField(required=False, allow_blank=True, default="")
+    diameter_mm = serializers.JSONField(required=False, write_only=True)
+
+    def validate_diameter_mm(self, value: Any) -> Any:
+        raise serializers.ValidationError("Diameters are never typed: record a measurement taken in the viewer.")
+
+
+class TaskPatchSerializer(serializers.Serializer):
+    new_lesions = serializers.ChoiceField(choices=[("none", "none"), ("unanswered", "unanswered")])
+
+
+class SignSerializer(serializers.Serializer):
+    password = serializers.CharField(trim_whitespace=False)
+    meaning = serializers.CharField(required=False, default=SIGNATURE_MEANING)
 
 
 def _numbered(tasks: list[ReadTask]) -> list[ReadTask]:
@@ -256,9 +325,96 @@ class ReadTaskViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Ret
         page = self.paginate_queryset(tasks)  # type: ignore[arg-type]
         return self.get_paginated_response(ReadTaskSerializer(page, many=True).data)
 
-    @extend_schema(responses=ReadTaskDetailSerializer)
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        task = self.get_object()
+        return Response(self._detail(self.get_object()))
+
+    def _detail(self, task: ReadTask) -> dict[str, Any]:
         tasks = _numbered(list(self.get_queryset().filter(assignment__case__trial=task.assignment.case.trial)))
         task = next(t for t in tasks if t.pk == task.pk)
-        return Response(ReadTaskDetailSerializer(task, context={"request": request}).data)
+        return task_detail(task, self.request.user)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str | None = None) -> Response:
+        task = reading.read_task_start(actor=request.user, task=self.get_object())
+        return Response(self._detail(task))
+
+    @extend_schema(request=TaskPatchSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        task = self.get_object()
+        data = TaskPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reading.new_lesions_none_set(actor=request.user, task=task, none=data.validated_data["new_lesions"] == "none")
+        return Response(self._detail(task))
+
+    @extend_schema(request=LesionInputSerializer)
+    @action(detail=True, methods=["post"])
+    def lesions(self, request: Request, pk: str | None = None) -> Response:
+        task = self.get_object()
+        data = LesionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        measurement = values.pop("measurement")
+        lesion = reading.lesion_add(actor=request.user, task=task, measurement=measurement, **values)
+        detail = self._detail(task)
+        row = next(row for row in detail["lesions"] if row["id"] == lesion.pk)
+        return Response({**row, "task": detail}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["delete"], url_path=r"lesions/(?P<lesion>[0-9]+)")
+    def lesion(self, request: Request, pk: str | None = None, lesion: str | None = None) -> Response:
+        reading.lesion_remove(actor=request.user, task=self.get_object(), lesion=int(lesion or 0))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=ObservationInputSerializer)
+    @action(detail=True, methods=["post"])
+    def observations(self, request: Request, pk: str | None = None) -> Response:
+        task = self.get_object()
+        data = ObservationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        lesion = values.pop("lesion")
+        measurement = values.pop("measurement")
+        reading.observation_record(actor=request.user, task=task, lesion=lesion,
+                                   measurement=measurement, **values)
+        return Response(self._detail(task), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SignSerializer)
+    @action(detail=True, methods=["post"])
+    def sign(self, request: Request, pk: str | None = None) -> Response:
+        task = self.get_object()
+        data = SignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            reading.read_task_sign(actor=request.user, task=task, request=request._request, **data.validated_data)
+        except reading.IncompleteRead as exc:
+            return Response({"detail": exc.message, "missing": exc.missing}, status=status.HTTP_409_CONFLICT)
+        task.refresh_from_db()
+        return Response(self._detail(task))
+
+    def _admin_task(self, pk: str | None) -> ReadTask:
+        """The task an admin action names (the services scope it: 404 outside the admin's trials)."""
+        task = ReadTask.objects.filter(pk=int(pk or 0)).first()
+        if task is None:
+            raise NotFoundError("No such read task.")
+        return task
+
+    @extend_schema(request=ReasonSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str | None = None) -> Response:
+        """Re-open a signed timepoint (trial admin); 202 when a second admin must approve."""
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = reading.read_task_reopen(actor=request.user, task=self._admin_task(pk),
+                                          reason=data.validated_data["reason"])
+        if isinstance(result, ReopenRequest):
+            return Response({"state": "pending_approval", "request": result.pk,
+                             "detail": "Re-open requested: a second trial admin must approve it."},
+                            status=status.HTTP_202_ACCEPTED)
+        return Response({"id": result.pk, "state": result.state})
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"], url_path="reopen/approve")
+    def reopen_approve(self, request: Request, pk: str | None = None) -> Response:
+        task = reading.read_task_reopen_approve(actor=request.user, task=self._admin_task(pk))
+        return Response({"id": task.pk, "state": task.state})

@@ -54,6 +54,9 @@ READ_TASK_MACHINE = StateMachine.build(
         ReadTaskState.IN_PROGRESS: {ReadTaskState.SIGNED, ReadTaskState.WAITING, ReadTaskState.READY,
                                     ReadTaskState.NOT_REQUIRED},
         ReadTaskState.SIGNED: {ReadTaskState.IN_PROGRESS, ReadTaskState.WAITING},
+        # An earlier timepoint re-opened: a later one closed by progression, or marked missed, may open again.
+        ReadTaskState.NOT_REQUIRED: {ReadTaskState.WAITING},
+        ReadTaskState.NOT_DONE: {ReadTaskState.WAITING},
     },
 )
 
@@ -67,4 +70,53 @@ SETTLED_TASK_STATES = (ReadTaskState.SIGNED, ReadTaskState.NOT_DONE, ReadTaskSta
 ORGANS = (
     "lung", "liver", "lymph node", "bone", "brain", "adrenal gland", "kidney", "spleen", "pancreas",
     "peritoneum", "pleura", "soft tissue", "skin", "other",
+)
+
+
+class LesionType(models.TextChoices):
+    TARGET = "target", "Target"
+    NON_TARGET = "non_target", "Non-target"
+    NEW = "new", "New lesion"
+
+
+LABEL_PREFIX = {LesionType.TARGET: "T", LesionType.NON_TARGET: "NT", LesionType.NEW: "N"}
+
+
+class ObservationKind(models.TextChoices):
+    """What a reader recorded for one lesion at one timepoint (reads.md "Observations")."""
+
+    MEASURED = "measured", "Measured"
+    DISAPPEARED = "disappeared", "Disappeared (0 mm)"
+    TOO_SMALL = "too_small", "Too small to measure (5 mm)"
+    NOT_EVALUABLE = "not_evaluable", "Not evaluable"
+    STATUS = "status", "Status"
+
+
+class LesionStatus(models.TextChoices):
+    """Statuses of non-targets (present .. not evaluable) and new lesions (equivocal, unequivocal, absent)."""
+
+    PRESENT = "present", "Present"
+    ABSENT = "absent", "Absent"
+    UNEQUIVOCAL_PROGRESSION = "unequivocal_progression", "Unequivocal progression"
+    NOT_EVALUABLE = "not_evaluable", "Not evaluable"
+    EQUIVOCAL = "equivocal", "Equivocal"
+    UNEQUIVOCAL = "unequivocal", "Unequivocal"
+
+
+NON_TARGET_STATUSES = (LesionStatus.PRESENT, LesionStatus.ABSENT, LesionStatus.UNEQUIVOCAL_PROGRESSION,
+                       LesionStatus.NOT_EVALUABLE)
+NEW_LESION_STATUSES = (LesionStatus.EQUIVOCAL, LesionStatus.UNEQUIVOCAL, LesionStatus.ABSENT)
+
+SIGNATURE_MEANING = "I am the author of this assessment and approve it"
+
+
+class ReopenState(models.TextChoices):
+    PENDING = "pending", "Waiting for a second admin"
+    APPROVED = "approved", "Approved"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+REOPEN_MACHINE = StateMachine.build(
+    name="read_reopen", field="state", choices=ReopenState, audit_action=AuditAction.READ_TASK_REOPEN_STATE_CHANGE,
+    transitions={ReopenState.PENDING: {ReopenState.APPROVED, ReopenState.WITHDRAWN}},
 )

@@ -16,9 +16,14 @@ from simple_history.models import HistoricalRecords
 from reads.choices import (
     DEFAULT_TRIGGERS,
     READ_TASK_MACHINE,
+    REOPEN_MACHINE,
     Criteria,
+    LesionStatus,
+    LesionType,
+    ObservationKind,
     Paradigm,
     ReadTaskState,
+    ReopenState,
     ReportedRead,
 )
 
@@ -134,6 +139,9 @@ class ReadTask(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     active_seconds = models.PositiveIntegerField(default=0)
+    new_lesions_none = models.BooleanField(
+        default=False, help_text="The reader answered the new-lesion question of this follow-up with 'none'.")
+    response = models.JSONField(null=True, blank=True, help_text="The engine's result for this timepoint at signing.")
     history = HistoricalRecords()
 
     class Meta:
@@ -146,3 +154,106 @@ class ReadTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assignment} #{self.sequence}"
+
+
+class Lesion(models.Model):
+    """A lesion of one reader's read of a case (reads.md "Lesions"): chosen at baseline, or new later."""
+
+    assignment = models.ForeignKey(ReadAssignment, on_delete=models.PROTECT, related_name="lesions")
+    created_in = models.ForeignKey(ReadTask, on_delete=models.PROTECT, related_name="lesions_added")
+    kind = models.CharField(max_length=16, choices=LesionType.choices)
+    label = models.CharField(max_length=8)
+    number = models.PositiveSmallIntegerField()
+    organ = models.CharField(max_length=32)
+    location = models.CharField(max_length=200, blank=True)
+    lymph_node = models.BooleanField(default=False)
+    tracking_uid = models.CharField(max_length=64, help_text="Stable across timepoints and exports (DICOM SR).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["assignment", "kind", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "label"], name="lesion_label_unique_in_read"),
+            models.CheckConstraint(condition=Q(kind__in=LesionType.values), name="lesion_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Observation(models.Model):
+    """One lesion at one timepoint: a measurement (with its image), an alternative, or a status."""
+
+    lesion = models.ForeignKey(Lesion, on_delete=models.PROTECT, related_name="observations")
+    task = models.ForeignKey(ReadTask, on_delete=models.PROTECT, related_name="observations")
+    kind = models.CharField(max_length=16, choices=ObservationKind.choices)
+    measurement = models.ForeignKey("imaging.Measurement", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="read_observations")
+    diameter_mm = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True,
+                                      help_text="From the measurement (never typed); frozen at signing.")
+    status = models.CharField(max_length=32, choices=LesionStatus.choices, blank=True)
+    reason = models.CharField(max_length=255, blank=True, help_text="Why the lesion is not evaluable.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["task", "lesion"]
+        constraints = [
+            models.UniqueConstraint(fields=["lesion", "task"], name="one_observation_per_lesion_and_timepoint"),
+            models.CheckConstraint(condition=Q(kind__in=ObservationKind.values), name="observation_kind_valid"),
+            models.CheckConstraint(condition=~Q(kind=ObservationKind.MEASURED) | Q(measurement__isnull=False),
+                                   name="measured_observation_has_measurement"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesion} @ {self.task_id}: {self.kind}"
+
+
+class Signature(models.Model):
+    """A 21 CFR Part 11 electronic signature of one read task (reads.md "Signing")."""
+
+    task = models.ForeignKey(ReadTask, on_delete=models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    printed_name = models.CharField(max_length=300)
+    meaning = models.CharField(max_length=200)
+    signed_at = models.DateTimeField()
+    content_sha256 = models.CharField(max_length=64)
+    content = models.JSONField(help_text="The canonical content signed (lesions, observations, responses).")
+    superseded = models.BooleanField(default=False)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    superseded_reason = models.CharField(max_length=255, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["task", "signed_at"]
+        constraints = [models.UniqueConstraint(fields=["task"], condition=Q(superseded=False),
+                                               name="one_current_signature_per_task")]
+
+    def __str__(self) -> str:
+        return f"{self.printed_name} {self.signed_at:%Y-%m-%d %H:%M} UTC"
+
+
+class ReopenRequest(models.Model):
+    """A trial admin's request to re-open a signed read, waiting for a second admin (when the design says so)."""
+
+    task = models.ForeignKey(ReadTask, on_delete=models.PROTECT, related_name="reopen_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500)
+    state = models.CharField(max_length=16, choices=ReopenState.choices, default=ReopenState.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["task", "created_at"]
+        constraints = [
+            REOPEN_MACHINE.check_constraint(),
+            models.UniqueConstraint(fields=["task"], condition=Q(state=ReopenState.PENDING),
+                                    name="one_pending_reopen_per_task"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Re-open of task {self.task_id} ({self.state})"

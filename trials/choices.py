@@ -65,7 +65,7 @@ class VisitState(models.TextChoices):
 
 
 # New images move a visit (back) to received; received -> received is a further upload before QC.
-# A visit that has been read is final: it takes no new images (bug B2 of issue #9).
+# A visit that has been read takes no new images (bug B2 of issue #9) until its reads are re-opened.
 VISIT_MACHINE = StateMachine.build(
     name="visit", field="state", choices=VisitState, audit_action=AuditAction.VISIT_STATE_CHANGE,
     transitions={
@@ -73,6 +73,8 @@ VISIT_MACHINE = StateMachine.build(
         VisitState.RECEIVED: {VisitState.IN_QC, VisitState.ACCEPTED, VisitState.RECEIVED},
         VisitState.IN_QC: {VisitState.ACCEPTED, VisitState.RECEIVED},
         VisitState.ACCEPTED: {VisitState.READ, VisitState.RECEIVED},
+        # The reads of a read visit are re-opened by the trial admin: it is accepted (unread) again.
+        VisitState.READ: {VisitState.ACCEPTED},
     },
 )
 

@@ -55,6 +55,12 @@ def _read_task(world: Any) -> models.Model:
     return ReadTask.objects.create(assignment=assignment, visit=_visit(world))
 
 
+def _reopen_request(world: Any) -> models.Model:
+    from reads.models import ReopenRequest
+
+    return ReopenRequest.objects.create(task=_read_task(world), requested_by=world.admin, reason="re-measure")
+
+
 # One saved row per machine (the machine's name -> how to make it).
 ROWS: dict[str, Callable[[Any], models.Model]] = {
     "trial": lambda world: world.trial,
@@ -65,6 +71,7 @@ ROWS: dict[str, Callable[[Any], models.Model]] = {
     "series_qc": _series,
     "query": _query,
     "read_task": _read_task,
+    "read_reopen": _reopen_request,
 }
 
 

@@ -41,3 +41,38 @@ def unaccept(visit: Visit, *, actor: Any = None) -> Visit:
     """New images arrive for an accepted visit (a re-upload QC asked for)."""
     visit.refresh_from_db()
     return visit_transition(actor=actor, visit=visit, state=VisitState.RECEIVED, reason="re-upload")
+
+
+def imaged_case(world: Any, codes: tuple[str, ...] = ("BL", "W8", "W16"), *, slice_thickness: float = 2.5) -> Any:
+    """A double read of 101-001 whose visits `codes` have a stored 3-slice CT series and are accepted
+    (scan dates 8 weeks apart); returns the ReadCase."""
+    from imaging.models import Instance
+    from reads.models import ReadCase
+    from tests.imaging.factories import make_series
+
+    double_read(world)
+    start = dt.date.today() - dt.timedelta(days=56 * len(codes))
+    for i, code in enumerate(codes):
+        visit = f.visit(world.participant, code)
+        visit.scan_date = start + dt.timedelta(days=56 * i)
+        visit.save()
+        make_series(visit, n=3, rows=32, columns=32)
+        Instance.objects.filter(series__study__visit=visit).update(slice_thickness=slice_thickness)
+        accept(visit, actor=world.qc)
+    return ReadCase.objects.get(participant=world.participant)
+
+
+def measure(reader: Any, visit: Visit, length_mm: float, short_axis_mm: float | None = None) -> Any:
+    """A caliper (or, with a short axis, a bidirectional) the reader drew on one of the visit's images."""
+    from decimal import Decimal
+
+    from imaging.models import Instance, Measurement
+
+    instance = Instance.objects.filter(series__study__visit=visit).order_by("instance_number").first()
+    bidi = short_axis_mm is not None
+    return Measurement.objects.create(
+        instance=instance, kind="bidirectional" if bidi else "line",
+        points=[[1, 1], [20, 1], [10, 0], [10, 5]] if bidi else [[1, 1], [20, 1]],
+        length_mm=Decimal(str(length_mm)), short_axis_mm=None if not bidi else Decimal(str(short_axis_mm)),
+        spacing_source="PixelSpacing", created_by=reader,
+    )
