@@ -77,7 +77,8 @@ class Read:
 def load_read(assignment: ReadAssignment) -> Read:
     """The read of `assignment` in three queries."""
     tasks = list(assignment.tasks.select_related("visit__timepoint").order_by("sequence"))
-    lesions = list(Lesion.objects.filter(assignment=assignment).order_by("kind", "number"))
+    rank = {LesionType.TARGET: 0, LesionType.NON_TARGET: 1, LesionType.NEW: 2}
+    lesions = sorted(Lesion.objects.filter(assignment=assignment), key=lambda les: (rank[LesionType(les.kind)], les.number))
     observations = Observation.objects.filter(task__assignment=assignment).select_related("measurement__instance")
     return Read(assignment, tasks, lesions, {(o.lesion_id, o.task_id): o for o in observations})
 

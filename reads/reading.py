@@ -441,11 +441,13 @@ def _visit_read_check(actor: User | None, task: ReadTask) -> None:
 # --- re-opening and missed timepoints (trial admin) -------------------------------------------------------------
 
 def _admin_task(actor: User, task: ReadTask) -> ReadTask:
+    """A task named by a trial admin action: 403 for its own reader, 404 for everyone else who is not an admin."""
     found = ReadTask.objects.select_related("assignment__case__trial", "visit__timepoint").filter(pk=task.pk).first()
-    if found is None or not selectors.read_case_list_for_user(user=actor).filter(pk=found.assignment.case_id).exists():
-        raise NotFoundError("No such read task.")
-    require_trial_perm(actor, "manage_trial", found.assignment.case.trial)
-    return found
+    if found is not None and found.assignment.case.trial_id in selectors.managed_trial_ids(user=actor):
+        return found
+    if found is not None and found.assignment.reader_id == actor.pk:
+        raise PermissionDeniedError("Only a trial admin can do this.")
+    raise NotFoundError("No such read task.")
 
 
 @transaction.atomic

@@ -64,7 +64,11 @@ class Refs:
     creator: Any = None  # holds the global trials.add_trial right (no trial membership)
     read_case: Any = None  # participant 101-002 (baseline accepted), read by reader (slot 1 or 2) and reader2
     read_task: Any = None  # the reader's baseline task of read_case (ready)
-    reassign_body: Any = None  # moves reader2's slot of read_case to reader3
+    reassign_body: Any = None  # moves the reader's slot of read_case to reader3
+    read_lesion: Any = None  # a non-target the reader added at read_task (in progress)
+    read_target: Any = None  # T1 of the reader's baseline, measured
+    read_measurement: Any = None  # another caliper of the reader on read_case's baseline (free to record)
+    signed_task: Any = None  # reader2's baseline of read_case, signed
     sessions: dict[str, str] = field(default_factory=dict)  # persona -> session key, logged in once per module
 
     def user(self, persona: str) -> Any:
@@ -148,7 +152,19 @@ def _reads(r: Refs) -> None:
     double_read(w, readers=["reader_a", "reader_b", "reader_c"])
     r.read_case = ReadCase.objects.get(participant=read_participant)
     r.read_task = ReadTask.objects.get(assignment__case=r.read_case, assignment__reader=w.reader, sequence=0)
-    r.reassign_body = {"from": "reader_b", "to": "reader_c", "reason": "Reader unavailable"}
+    from reads import reading
+    from tests.reads.factories import measure
+
+    r.read_lesion = reading.lesion_add(actor=w.reader, task=r.read_task, kind="non_target", organ="bone")
+    r.read_target = reading.lesion_add(actor=w.reader, task=r.read_task, kind="target", organ="lung",
+                                       measurement=measure(w.reader, baseline, 24))
+    r.read_measurement = measure(w.reader, baseline, 26)
+    r.signed_task = ReadTask.objects.get(assignment__case=r.read_case, assignment__reader=w.reader2, sequence=0)
+    reading.lesion_add(actor=w.reader2, task=r.signed_task, kind="target", organ="liver",
+                       measurement=measure(w.reader2, baseline, 30))
+    reading.read_task_sign(actor=w.reader2, task=r.signed_task, password=PASSWORD)
+    # reader2 has signed, so only the reader's slot can move.
+    r.reassign_body = {"from": "reader_a", "to": "reader_c", "reason": "Reader unavailable"}
 
 
 @pytest.fixture(scope="module")
@@ -558,6 +574,33 @@ READS_API: list[Route] = [
           extra=(("admin", EMPTY), ("qc", EMPTY), ("sponsor", EMPTY), ("adjudicator", EMPTY)), anon=401),
     Route("reads-api:read-task-detail", kwargs=pk("read_task"), allow=("reader", 200), other_trial=B_ADMIN_404,
           extra=(("reader3", 404), ("admin", 404), ("qc", 404), ("adjudicator", 404)), anon=401),
+    # Reading (api.md): only the task's own reader; admins re-open and mark missed timepoints.
+    Route("reads-api:read-task-detail", kwargs=pk("read_task"), method="patch", body={"new_lesions": "none"},
+          allow=("reader", 400), other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404)), anon=401,
+          label="baseline has no new-lesion question"),
+    Route("reads-api:read-task-start", kwargs=pk("read_task"), method="post", allow=("reader", 200),
+          other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404), ("qc", 404)), anon=401),
+    Route("reads-api:read-task-lesions", kwargs=pk("read_task"), method="post",
+          body={"kind": "non_target", "organ": "liver", "location": "segment 7"}, allow=("reader", 201),
+          other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404), ("adjudicator", 404)), anon=401),
+    Route("reads-api:read-task-lesion", kwargs=lambda refs: {"pk": refs.read_task.pk, "lesion": refs.read_lesion.pk},
+          method="delete", allow=("reader", 204), other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404)),
+          anon=401, json=False),
+    Route("reads-api:read-task-observations", kwargs=pk("read_task"), method="post",
+          body=lambda refs: {"lesion": refs.read_target.pk, "measurement": refs.read_measurement.pk},
+          allow=("reader", 201), other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404)), anon=401),
+    Route("reads-api:read-task-sign", kwargs=pk("read_task"), method="post", body={"password": PASSWORD},
+          allow=("reader", 200), other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404)), anon=401),
+    Route("reads-api:read-task-sign", kwargs=pk("read_task"), method="post", body={"password": "not-it"},
+          allow=("reader", 403), other_trial=B_ADMIN_404, anon=401, label="wrong password"),
+    Route("reads-api:read-task-reopen", kwargs=pk("signed_task"), method="post", body={"reason": "Re-measure T1"},
+          allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 404),
+          extra=(("reader2", 403), ("qc", 404), ("sponsor", 404)), anon=401),
+    Route("reads-api:read-task-reopen-approve", kwargs=pk("signed_task"), method="post", allow=("admin", 409),
+          other_trial=B_ADMIN_404, extra=(("reader2", 403),), anon=401, label="nothing waits for approval"),
+    Route("reads-api:read-case-not-done", kwargs=pk("read_case"), method="post",
+          body={"timepoint": "W8", "reason": "Visit missed"}, allow=("admin", 200), other_trial=B_ADMIN_404,
+          reader=("reader", 403), extra=(("qc", 404),), anon=401),
 ]
 
 MATRIX: list[Route] = API + READS_API + PAGES + DICOMWEB
