@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
@@ -65,9 +66,16 @@ def read_task_get_for_user(*, user: AnyUser, pk: int) -> ReadTask:
     return task
 
 
-def readable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask]:
+def readable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask, Any]:
     """Visits whose images the caller may open as a reader: their own tasks that are open or signed."""
     return read_task_list_for_user(user=user).filter(state__in=OPEN_TASK_STATES).values("visit_id")
+
+
+def measurable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask, Any]:
+    """Visits on whose images the caller may measure as a reader: their own tasks being read
+    (ready or in progress). A signed read is final, so its images are for looking only."""
+    return read_task_list_for_user(user=user).filter(
+        state__in=(ReadTaskState.READY, ReadTaskState.IN_PROGRESS)).values("visit_id")
 
 
 def task_visits(*, task: ReadTask) -> list[ReadTask]:
@@ -190,12 +198,15 @@ def case_day_shift(*, case: ReadCase) -> int | None:
 class ReadAccess:
     """The provider imaging.archive.read_access asks (registered in ReadsConfig.ready)."""
 
-    def visit_ids(self, user: AnyUser) -> QuerySet[ReadTask]:
+    def visit_ids(self, user: AnyUser) -> QuerySet[ReadTask, Any]:
         return readable_visit_ids(user=user)
 
+    def measurable_visit_ids(self, user: AnyUser) -> QuerySet[ReadTask, Any]:
+        return measurable_visit_ids(user=user)
+
     def blinding(self, user: AnyUser, participant_id: int, trial_id: int) -> Blinding | None:
-        if not Membership.objects.filter(user_id=user.pk, trial_id=trial_id, is_active=True,
-                                         role__in=BLINDED_ROLES).exists():
+        if user.pk is None or not Membership.objects.filter(user_id=user.pk, trial_id=trial_id, is_active=True,
+                                                            role__in=BLINDED_ROLES).exists():
             return None
         case = ReadCase.objects.filter(trial_id=trial_id, participant_id=participant_id).first()
         if case is None:
