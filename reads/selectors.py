@@ -85,6 +85,13 @@ def readable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask, Any]:
     return read_task_list_for_user(user=user).filter(state__in=OPEN_TASK_STATES).values("visit_id")
 
 
+def measurable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask, Any]:
+    """Visits on whose images the caller may measure as a reader: their own tasks being read
+    (ready or in progress). A signed read is final, so its images are for looking only."""
+    return read_task_list_for_user(user=user).filter(
+        state__in=(ReadTaskState.READY, ReadTaskState.IN_PROGRESS)).values("visit_id")
+
+
 def task_visits(*, task: ReadTask) -> list[ReadTask]:
     """The reader's tasks of the same case up to `task` whose images they may open, in reading order."""
     return list(
@@ -208,9 +215,12 @@ class ReadAccess:
     def visit_ids(self, user: AnyUser) -> QuerySet[ReadTask, Any]:
         return readable_visit_ids(user=user)
 
+    def measurable_visit_ids(self, user: AnyUser) -> QuerySet[ReadTask, Any]:
+        return measurable_visit_ids(user=user)
+
     def blinding(self, user: AnyUser, participant_id: int, trial_id: int) -> Blinding | None:
         if user.pk is None or not Membership.objects.filter(user_id=user.pk, trial_id=trial_id, is_active=True,
-                                         role__in=BLINDED_ROLES).exists():
+                                                            role__in=BLINDED_ROLES).exists():
             return None
         case = ReadCase.objects.filter(trial_id=trial_id, participant_id=participant_id).first()
         if case is None:

@@ -1,9 +1,13 @@
 """What a blinded reader may open and how they see it, decided by the reads app.
 
 imaging imports no reads: the reads app registers a provider here when it is ready, and the
-archive selectors and the blinding gate (imaging.dicomweb.blinding) ask it. Without a provider
-(reads not installed) readers open nothing, and anything a blinded user is served is blinded
-with no case code and no dates (fail closed).
+archive selectors, the measurement services and the blinding gate (imaging.dicomweb.blinding) ask
+it. Without a provider (reads not installed) readers open and measure nothing, and anything a
+blinded user is served is blinded with no case code and no dates (fail closed).
+
+Who is blinded at all is a membership fact (trials.choices.BLINDED_ROLES): a provider's
+`blinding` answers None for anyone without a blinded role in the trial, so `blinded_anywhere`
+tells callers when they may skip per-object work (e.g. QIDO-RS matching on blinded values).
 """
 from __future__ import annotations
 
@@ -27,8 +31,12 @@ class ReadAccessProvider(Protocol):
     def visit_ids(self, user: AnyUser) -> Any:
         """A queryset of `visit_id` values whose images `user` may open as a reader."""
 
+    def measurable_visit_ids(self, user: AnyUser) -> Any:
+        """A queryset of `visit_id` values on whose images `user` may measure as a reader (open reads)."""
+
     def blinding(self, user: AnyUser, participant_id: int, trial_id: int) -> Blinding | None:
-        """How `user` sees a study of that participant, or None when `user` is not blinded there."""
+        """How `user` sees a study of that participant, or None when `user` is not blinded there
+        (always None for a user without a blinded role in the trial)."""
 
 
 _providers: list[ReadAccessProvider] = []  # at most one: the reads app's
@@ -48,6 +56,28 @@ def read_scope(*, user: AnyUser, prefix: str = "") -> Q:
     if provider is None or not (user and user.is_authenticated and user.is_active):
         return Q(pk__in=[])
     return Q(**{f"{prefix}visit_id__in": provider.visit_ids(user)})
+
+
+def measure_scope(*, user: AnyUser, prefix: str = "") -> Q:
+    """A filter on `<prefix>visit_id` for the visits `user` may measure on as a reader (none by default).
+
+    Narrower than read_scope: a reader measures on the timepoints they are reading, never on
+    one they have signed.
+    """
+    provider = _provider()
+    if provider is None or not (user and user.is_authenticated and user.is_active):
+        return Q(pk__in=[])
+    return Q(**{f"{prefix}visit_id__in": provider.measurable_visit_ids(user)})
+
+
+def blinded_anywhere(user: AnyUser) -> bool:
+    """Whether `user` holds a blinded role in any trial (then some of what they are served is blinded)."""
+    if not (user and user.is_authenticated):
+        return False
+    from trials.choices import BLINDED_ROLES
+    from trials.models import Membership
+
+    return Membership.objects.filter(user_id=user.pk, is_active=True, role__in=BLINDED_ROLES).exists()
 
 
 FAIL_CLOSED = Blinding(code="BLINDED", day_shift=None)

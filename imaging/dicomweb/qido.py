@@ -2,13 +2,24 @@
 
 Results are built from the database rows (no file is opened), one pydicom Dataset per match,
 passed through blinding.dataset_for_user and encoded as application/dicom+json.
+
+Blinded users (readers, adjudicators) match on what they are shown, never on stored values: the
+keys whose values blinding changes (BLINDED_KEYS: PatientID, PatientName, StudyDate) are matched,
+for a user with a blinded role anywhere, against each result's attributes as that user sees them
+(the case code; dates moved so the case's baseline falls on the synthetic baseline date), with
+the same wildcard and range rules the database matching uses. So `PatientID=101-001` or
+`StudyDate=<stored date>` finds nothing for a reader, while `PatientID=<case code>` or
+`StudyDate=20000101` finds the case's baseline. The other keys (UIDs, modality, descriptions,
+numbers) hold the same value for every user and are matched in the database. Attributes the
+archive never keeps or withholds from readers (accession number, referring physician, study ID)
+only match empty or universal values, for everyone.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,18 +124,26 @@ def _date(value: str) -> dt.date:
         raise QueryError(f"{value!r} is not a date (YYYYMMDD).") from None
 
 
-def _date_range(field_name: str, value: str) -> Q:
-    """A DA value or range: 20240101, 20240101-20241231, -20241231, 20240101-."""
+def _date_bounds(value: str) -> tuple[dt.date | None, dt.date | None]:
+    """A DA value or range as (first, last) day: 20240101, 20240101-20241231, -20241231, 20240101-."""
     value = value.strip()
     match = re.fullmatch(r"(\d{8})?-(\d{8})?", value)
     if match is None:
-        return Q(**{field_name: _date(value)})
+        day = _date(value)
+        return day, day
     start, end = match.groups()
+    return (_date(start) if start else None), (_date(end) if end else None)
+
+
+def _date_range(field_name: str, value: str) -> Q:
+    start, end = _date_bounds(value)
+    if start is not None and start == end:
+        return Q(**{field_name: start})
     q = Q()
     if start:
-        q &= Q(**{f"{field_name}__gte": _date(start)})
+        q &= Q(**{f"{field_name}__gte": start})
     if end:
-        q &= Q(**{f"{field_name}__lte": _date(end)})
+        q &= Q(**{f"{field_name}__lte": end})
     return q
 
 
@@ -196,9 +215,12 @@ INSTANCE_MATCHERS: dict[str, Matcher] = {
 STUDY_MATCHERS["Modality"] = STUDY_MATCHERS["ModalitiesInStudy"]
 
 
-def apply_matches(qs: QuerySet, query: Query, matchers: dict[str, Matcher]) -> QuerySet:
-    """Filter `qs` by the query's match keys; keys this level cannot match add a Warning."""
+def apply_matches(qs: QuerySet, query: Query, matchers: dict[str, Matcher], *,
+                  skip: Collection[str] = ()) -> QuerySet:
+    """Filter `qs` by the query's match keys (but `skip`); keys this level cannot match add a Warning."""
     for keyword, value in query.matches.items():
+        if keyword in skip:
+            continue
         matcher = matchers.get(keyword)
         if matcher is None:
             query.warnings.append(f'299 ICTMS "The query key {keyword} is not supported and was ignored"')
@@ -210,6 +232,64 @@ def apply_matches(qs: QuerySet, query: Query, matchers: dict[str, Matcher]) -> Q
 def page(qs: QuerySet, query: Query) -> tuple[list[Any], bool]:
     """The requested slice and whether more matches exist beyond it."""
     rows = list(qs[query.offset : query.offset + query.limit + 1])
+    return rows[: query.limit], len(rows) > query.limit
+
+
+# --- matching on what the user is shown (blinded users) -----------------------------------------
+
+# The keys whose values blinding changes: matched against the attributes the user is shown.
+BLINDED_KEYS = frozenset({"PatientID", "PatientName", "StudyDate"})
+
+
+def blinded_matches(query: Query) -> dict[str, str]:
+    """The query's match keys that must be matched on shown values for a blinded user (400 if malformed)."""
+    hidden = {k: v for k, v in query.matches.items() if k in BLINDED_KEYS}
+    if "StudyDate" in hidden:
+        _date_bounds(hidden["StudyDate"])
+    return hidden
+
+
+def _wildcard_matches(shown: str, value: str) -> bool:
+    # The same rule as _wildcard, in Python.
+    if value in ("", "*"):
+        return True
+    if "*" not in value and "?" not in value:
+        return shown.casefold() == value.casefold()
+    pattern = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value)
+    return re.fullmatch(pattern, shown, flags=re.IGNORECASE | re.DOTALL) is not None
+
+
+def _date_matches(shown: str, value: str) -> bool:
+    start, end = _date_bounds(value)  # a malformed value is a 400 for everyone
+    if not re.fullmatch(r"\d{8}", shown):
+        return False
+    day = _date(shown)
+    return (start is None or day >= start) and (end is None or day <= end)
+
+
+def shown_matches(ds: Dataset, matches: dict[str, str]) -> bool:
+    """Whether the attributes `ds` (as the user is shown them) match every key of `matches`."""
+    for keyword, value in matches.items():
+        shown = str(ds.get(keyword, "") or "")
+        ok = _date_matches(shown, value) if keyword == "StudyDate" else _wildcard_matches(shown, value)
+        if not ok:
+            return False
+    return True
+
+
+def page_where(qs: QuerySet, query: Query, keep: Callable[[Any], bool]) -> tuple[list[Any], bool]:
+    """Like `page`, over the rows of `qs` that `keep` accepts (filtered in Python, in order)."""
+    rows: list[Any] = []
+    skipped = 0
+    for row in qs.iterator(chunk_size=500):
+        if not keep(row):
+            continue
+        if skipped < query.offset:
+            skipped += 1
+            continue
+        rows.append(row)
+        if len(rows) > query.limit:
+            break
     return rows[: query.limit], len(rows) > query.limit
 
 

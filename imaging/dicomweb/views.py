@@ -24,6 +24,7 @@ from pydicom.pixels import pixel_array
 from pydicom.tag import Tag
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
+from imaging.archive.read_access import blinded_anywhere
 from imaging.archive.selectors import instance_list_for_user, series_list_for_user, study_list_for_user
 from imaging.dicomweb import media, qido
 from imaging.dicomweb.blinding import dataset_for_user, instance_bytes_for_user
@@ -165,13 +166,36 @@ def _search_response(results: list[dict[str, Any]], query: qido.Query, more: boo
     return response
 
 
+def _matching_page(request: HttpRequest, qs: QuerySet, query: qido.Query, matchers: dict[str, qido.Matcher],
+                   order: tuple[str, ...], study_of: Callable[[Any], Study]) -> tuple[list[Any], bool]:
+    """The page of `qs` matching `query`; keys a blinded user sees changed are matched on shown values.
+
+    See imaging.dicomweb.qido: for a user with a blinded role anywhere, PatientID, PatientName
+    and StudyDate are matched against each row's study attributes after blinding.
+    """
+    user = _user(request)
+    hidden = qido.blinded_matches(query)
+    if not hidden or not blinded_anywhere(user):
+        return qido.page(qido.apply_matches(qs, query, matchers).order_by(*order), query)
+    qs = qido.apply_matches(qs, query, matchers, skip=hidden).order_by(*order)
+    verdicts: dict[int, bool] = {}
+
+    def keep(row: Any) -> bool:
+        study = study_of(row)
+        if study.pk not in verdicts:
+            shown = dataset_for_user(user, study, qido.study_attributes(Dataset(), study))
+            verdicts[study.pk] = qido.shown_matches(shown, hidden)
+        return verdicts[study.pk]
+
+    return qido.page_where(qs, query, keep)
+
+
 @dicomweb_view
 def search_studies(request: HttpRequest) -> HttpResponse:
     """QIDO-RS GET /dicomweb/studies"""
     query = qido.parse_query(request.GET)
     qs = study_list_for_user(user=_user(request)).select_related("participant")
-    qs = qido.apply_matches(qs, query, qido.STUDY_MATCHERS).order_by("study_date", "id")
-    studies, more = qido.page(qs, query)
+    studies, more = _matching_page(request, qs, query, qido.STUDY_MATCHERS, ("study_date", "id"), lambda s: s)
     counts = qido.study_counts(studies)
     results = []
     for study in studies:
@@ -190,8 +214,8 @@ def search_series(request: HttpRequest, study_uid: str | None = None) -> HttpRes
     if study_uid is not None:
         _study(request, study_uid)
         qs = qs.filter(study__study_uid=study_uid)
-    qs = qido.apply_matches(qs, query, qido.SERIES_MATCHERS).order_by("study_id", "series_number", "id")
-    rows, more = qido.page(qs, query)
+    rows, more = _matching_page(request, qs, query, qido.SERIES_MATCHERS, ("study_id", "series_number", "id"),
+                                lambda series: series.study)
     results = [
         _dicom_json(request, series, qido.series_dataset(
             series, instance_count=series.instance_count, include_study=study_uid is None,
@@ -213,9 +237,9 @@ def search_instances(request: HttpRequest, study_uid: str | None = None, series_
     elif study_uid is not None:
         _study(request, study_uid)
         qs = qs.filter(series__study__study_uid=study_uid)
-    qs = qido.apply_matches(qs, query, qido.INSTANCE_MATCHERS).order_by("series__study_id", "series_id",
-                                                                          "instance_number", "id")
-    rows, more = qido.page(qs, query)
+    rows, more = _matching_page(request, qs, query, qido.INSTANCE_MATCHERS,
+                                ("series__study_id", "series_id", "instance_number", "id"),
+                                lambda instance: instance.series.study)
     results = [
         _dicom_json(request, instance, qido.instance_dataset(
             instance, url=_instance_url(request, instance), include_parents=series_uid is None), query.includefield)

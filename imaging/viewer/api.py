@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from imaging.archive.selectors import instance_get_for_user, instance_list_for_user, series_list_for_user
-from imaging.dicomweb.blinding import dataset_for_user
+from imaging.dicomweb.blinding import dataset_for_user, needs_blinding, text_for_user
 from imaging.models import Instance, Measurement, Series
 from imaging.qc.api import FindingOutputSerializer
 from imaging.qc.selectors import current_findings, with_qc
@@ -51,8 +51,19 @@ def row_spacing(instance: Instance) -> tuple[list[float] | None, str]:
 # --- serializers --------------------------------------------------------------------------------
 
 
+# What a blinded reader is not told of a series: who decided QC and when, what they wrote, what
+# the automated checks found (their messages and details can name a site, a date or a scanner).
+BLINDED_SERIES_FIELDS: dict[str, Any] = {
+    "qc_comment": "", "qc_by": "", "qc_at": None, "findings": [], "burned_in_reason": "",
+}
+
+
 class SeriesOutputSerializer(serializers.ModelSerializer):
-    """A series as the viewer lists it. Fields grow (the QC issue adds qc_status and findings)."""
+    """A series as the viewer lists it. Fields grow (the QC issue adds qc_status and findings).
+
+    For a blinded user (imaging.dicomweb.blinding.needs_blinding) the QC comment, decider, time,
+    findings and burned-in reason are blank, and a description naming the participant is emptied.
+    """
 
     visit = serializers.IntegerField(source="study.visit_id", read_only=True)
     timepoint = serializers.CharField(source="study.visit.timepoint.code", read_only=True)
@@ -70,6 +81,15 @@ class SeriesOutputSerializer(serializers.ModelSerializer):
             "series_number", "description", "body_part", "instance_count", "burned_in_annotation",
             "burned_in_reason", "thumbnail_url", "qc_status", "qc_reason", "qc_comment", "qc_by", "qc_at", "findings",
         )
+
+    def to_representation(self, instance: Series) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        user = getattr(self.context.get("request"), "user", None)
+        if user is not None and needs_blinding(user, instance):
+            data.update({name: list(value) if isinstance(value, list) else value
+                         for name, value in BLINDED_SERIES_FIELDS.items()})
+            data["description"] = text_for_user(user, instance, instance.description)
+        return data
 
     def get_thumbnail_url(self, series: Series) -> str:
         return reverse("imaging-viewer-api:series-thumbnail", kwargs={"pk": series.pk})

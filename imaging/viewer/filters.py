@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import django_filters
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from ictms.lib.filters import IdFilter
-from imaging.models import Instance, Measurement, Series
+from imaging.archive.read_access import read_scope
+from imaging.models import Instance, Measurement, Series, Study
 from trials.selectors import visit_get_for_user
 
 
@@ -19,9 +21,12 @@ class SeriesFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_visit(self, qs: QuerySet[Series], name: str, value: int) -> QuerySet[Series]:
-        # A visit the caller may not see answers 404, as the visit itself would.
-        visit = visit_get_for_user(user=getattr(self.request, "user", None), pk=value)
-        return qs.filter(study__visit=visit)
+        # A visit the caller may not see answers 404, as the visit itself would. A reader sees no
+        # visit, only the images of the timepoints they read (imaging.archive.read_access).
+        user = getattr(self.request, "user", None) or AnonymousUser()
+        if not Study.objects.filter(read_scope(user=user), visit_id=value).exists():
+            visit_get_for_user(user=user, pk=value)
+        return qs.filter(study__visit_id=value)
 
 
 class InstanceFilterSet(django_filters.FilterSet):

@@ -21,10 +21,11 @@ from audit.services import audit_record, diff, snapshot
 from ictms.lib.errors import DomainError, PermissionDeniedError
 from ictms.lib.history import stamp
 from ictms.lib.users import AnyUser
+from imaging.archive.read_access import measure_scope
 from imaging.archive.selectors import instance_get_for_user
 from imaging.archive.storage import local_instance_path
 from imaging.choices import MeasurementKind
-from imaging.models import Instance, Measurement
+from imaging.models import Instance, Measurement, Study
 from imaging.viewer import render
 
 MEASUREMENT_FIELDS = (
@@ -45,13 +46,16 @@ IMAGER_SPACING_MESSAGE = (
 def can_measure(user: AnyUser, instance: Instance) -> bool:
     """Whether `user` may draw measurements on `instance` (and move or delete their own).
 
-    Today: QC analysts and trial admins of the instance's trial. The reads issue extends this
-    to readers on the cases assigned to them; every write below asks this function.
+    QC analysts and trial admins of the instance's trial; readers on the timepoints they are
+    reading (their own read tasks, ready or in progress: imaging.archive.read_access.measure_scope),
+    never on a timepoint they have signed nor on another visit. Every write below asks this function.
     """
     if not (user and user.is_authenticated and user.is_active):
         return False
     trial = instance.series.study.participant.trial
-    return user.has_perm("trials.perform_qc", trial) or user.has_perm("trials.manage_trial", trial)
+    if user.has_perm("trials.perform_qc", trial) or user.has_perm("trials.manage_trial", trial):
+        return True
+    return Study.objects.filter(measure_scope(user=user), pk=instance.series.study_id).exists()
 
 
 def measurement_tools_shown(*, access: Any) -> bool:
