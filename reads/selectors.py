@@ -209,6 +209,24 @@ def case_day_shift(*, case: ReadCase) -> int | None:
     return (BLINDED_BASELINE_DATE - baseline).days
 
 
+def measurement_refusal(*, measurement_id: int, deleting: bool) -> str:
+    """A measurement of a signed observation is locked; one of an unsigned observation may be moved
+    (the diameter follows it until signing) but not deleted while the observation uses it."""
+    from reads.models import Observation
+
+    obs = (Observation.objects.filter(measurement_id=measurement_id).select_related("task", "lesion")
+           .order_by("-task__state").first())
+    if obs is None:
+        return ""
+    if obs.task.state == ReadTaskState.SIGNED or obs.diameter_mm is not None and obs.kind == "measured":
+        return (f"This measurement is {obs.lesion.label}'s diameter in a signed read: it is locked "
+                "(the trial admin must re-open the read).")
+    if deleting:
+        return (f"This measurement is {obs.lesion.label}'s observation at this timepoint: record another "
+                "measurement (or remove the observation) before deleting it.")
+    return ""
+
+
 class ReadAccess:
     """The provider imaging.archive.read_access asks (registered in ReadsConfig.ready)."""
 
@@ -217,6 +235,9 @@ class ReadAccess:
 
     def measurable_visit_ids(self, user: AnyUser) -> QuerySet[ReadTask, Any]:
         return measurable_visit_ids(user=user)
+
+    def measurement_refusal(self, measurement_id: int, *, deleting: bool) -> str:
+        return measurement_refusal(measurement_id=measurement_id, deleting=deleting)
 
     def blinding(self, user: AnyUser, participant_id: int, trial_id: int) -> Blinding | None:
         if user.pk is None or not Membership.objects.filter(user_id=user.pk, trial_id=trial_id, is_active=True,

@@ -34,6 +34,9 @@ class ReadAccessProvider(Protocol):
     def measurable_visit_ids(self, user: AnyUser) -> Any:
         """A queryset of `visit_id` values on whose images `user` may measure as a reader (open reads)."""
 
+    def measurement_refusal(self, measurement_id: int, *, deleting: bool) -> str:
+        """Why a measurement may not be moved (or deleted) because a read uses it, or ""."""
+
     def blinding(self, user: AnyUser, participant_id: int, trial_id: int) -> Blinding | None:
         """How `user` sees a study of that participant, or None when `user` is not blinded there
         (always None for a user without a blinded role in the trial)."""
@@ -48,6 +51,12 @@ def register(provider: ReadAccessProvider) -> None:
 
 def _provider() -> ReadAccessProvider | None:
     return _providers[0] if _providers else None
+
+
+def measurement_refusal(measurement_id: int, *, deleting: bool) -> str:
+    """Why a read forbids moving (or deleting) this measurement, or "" (no reads: nothing forbids it)."""
+    provider = _provider()
+    return "" if provider is None else provider.measurement_refusal(measurement_id, deleting=deleting)
 
 
 def read_scope(*, user: AnyUser, prefix: str = "") -> Q:

@@ -21,7 +21,7 @@ from audit.services import audit_record, diff, snapshot
 from ictms.lib.errors import DomainError, PermissionDeniedError
 from ictms.lib.history import stamp
 from ictms.lib.users import AnyUser
-from imaging.archive.read_access import measure_scope
+from imaging.archive.read_access import measure_scope, measurement_refusal
 from imaging.archive.selectors import instance_get_for_user
 from imaging.archive.storage import local_instance_path
 from imaging.choices import MeasurementKind
@@ -217,10 +217,14 @@ def measurement_update(
     instance = _visible_instance(actor, measurement.instance)
     measurement = Measurement.objects.select_for_update().get(pk=measurement.pk)
     measurement.instance = instance
-    _require_measure(actor, instance)
     _require_author(actor, measurement)
     if measurement.is_deleted:
         raise DomainError("The measurement was deleted.")
+    # A read's lock (409) before the right to measure: a signed read's images take no measurements either.
+    refusal = measurement_refusal(measurement.pk, deleting=False) if points is not None else ""
+    if refusal:
+        raise DomainError(refusal)
+    _require_measure(actor, instance)
     before = snapshot(measurement, MEASUREMENT_FIELDS)
     if points is not None:
         measurement.points = _clean_points(measurement.kind, points, instance)
@@ -244,10 +248,13 @@ def measurement_delete(*, actor: AnyUser, measurement: Measurement, reason: str 
     """
     instance = _visible_instance(actor, measurement.instance)
     measurement = Measurement.objects.select_for_update().get(pk=measurement.pk)
-    _require_measure(actor, instance)
     _require_author(actor, measurement)
     if measurement.is_deleted:
         raise DomainError("The measurement was already deleted.")
+    refusal = measurement_refusal(measurement.pk, deleting=True)
+    if refusal:
+        raise DomainError(refusal)
+    _require_measure(actor, instance)
     measurement.is_deleted = True
     _save(measurement, actor, reason, update_fields=["is_deleted", "updated_at"])
     audit_record(actor=actor, action=AuditAction.MEASUREMENT_DELETE, target=measurement, trial=_trial_of(instance),

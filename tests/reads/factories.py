@@ -56,23 +56,25 @@ def imaged_case(world: Any, codes: tuple[str, ...] = ("BL", "W8", "W16"), *, sli
         visit = f.visit(world.participant, code)
         visit.scan_date = start + dt.timedelta(days=56 * i)
         visit.save()
-        make_series(visit, n=3, rows=32, columns=32)
+        make_series(visit, n=3, rows=128, columns=128)
         Instance.objects.filter(series__study__visit=visit).update(slice_thickness=slice_thickness)
         accept(visit, actor=world.qc)
     return ReadCase.objects.get(participant=world.participant)
 
 
 def measure(reader: Any, visit: Visit, length_mm: float, short_axis_mm: float | None = None) -> Any:
-    """A caliper (or, with a short axis, a bidirectional) the reader drew on one of the visit's images."""
-    from decimal import Decimal
-
-    from imaging.models import Instance, Measurement
+    """A caliper (or, with a short axis, a bidirectional) the reader draws in the viewer on one of the
+    visit's images, through the measurement service (0.7 mm pixels: imaged_case's series)."""
+    from imaging.models import Instance
+    from imaging.viewer.measurements import measurement_create
 
     instance = Instance.objects.filter(series__study__visit=visit).order_by("instance_number").first()
-    bidi = short_axis_mm is not None
-    return Measurement.objects.create(
-        instance=instance, kind="bidirectional" if bidi else "line",
-        points=[[1, 1], [20, 1], [10, 0], [10, 5]] if bidi else [[1, 1], [20, 1]],
-        length_mm=Decimal(str(length_mm)), short_axis_mm=None if not bidi else Decimal(str(short_axis_mm)),
-        spacing_source="PixelSpacing", created_by=reader,
-    )
+    pixels = length_mm / 0.7
+    points: list[list[float]] = [[2.0, 60.0], [2.0 + pixels, 60.0]]
+    kind = "line"
+    if short_axis_mm is not None:
+        half = short_axis_mm / 1.4
+        middle = 2.0 + pixels / 2
+        points += [[middle, 60.0 - half], [middle, 60.0 + half]]
+        kind = "bidirectional"
+    return measurement_create(actor=reader, instance=instance, kind=kind, points=points)

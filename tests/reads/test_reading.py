@@ -110,13 +110,39 @@ def test_foreign_measurements_and_other_readers_are_refused(world, case):
     theirs = measure(world.reader2, other_bl.visit, 30)
     with pytest.raises(ValidationError, match="you took"):
         reading.lesion_add(actor=world.reader, task=bl, kind="target", organ="lung", measurement=theirs)
-    w8_measure = measure(world.reader, f.visit(world.participant, "W8"), 30)
+    qc_caliper = measure(world.qc, bl.visit, 30)
+    with pytest.raises(ValidationError, match="you took"):
+        reading.lesion_add(actor=world.reader, task=bl, kind="target", organ="lung", measurement=qc_caliper)
+    # A caliper taken on the baseline cannot be week 8's observation.
+    spare = measure(world.reader, bl.visit, 33)
+    t1 = reading.lesion_add(actor=world.reader, task=bl, kind="target", organ="lung",
+                            measurement=measure(world.reader, bl.visit, 30))
+    _sign(world, bl)
+    w8 = _task(world, case, "W8")
     with pytest.raises(ValidationError, match="another timepoint"):
-        reading.lesion_add(actor=world.reader, task=bl, kind="target", organ="lung", measurement=w8_measure)
+        reading.observation_record(actor=world.reader, task=w8, lesion=t1, measurement=spare)
     with pytest.raises(NotFoundError):
         reading.lesion_add(actor=world.reader, task=other_bl, kind="target", organ="lung")
     with pytest.raises(NotFoundError):
         reading.lesion_add(actor=world.admin, task=bl, kind="non_target", organ="lung")
+
+
+def test_measurements_of_a_read_are_locked_once_signed(world, case):
+    from imaging.viewer.measurements import measurement_delete, measurement_update
+
+    bl = _task(world, case, "BL")
+    used = measure(world.reader, bl.visit, 30)
+    reading.lesion_add(actor=world.reader, task=bl, kind="target", organ="lung", measurement=used)
+    with pytest.raises(DomainError, match="observation"):
+        measurement_delete(actor=world.reader, measurement=used)
+    moved = measurement_update(actor=world.reader, measurement=used, points=[[2, 60], [2 + 40 / 0.7, 60]])
+    assert reading.task_result(task=bl)["response"]["sum_mm"] == float(moved.length_mm) == 40
+    _sign(world, bl)
+    with pytest.raises(DomainError, match="locked"):
+        measurement_update(actor=world.reader, measurement=used, points=[[2, 60], [30, 60]])
+    with pytest.raises(DomainError, match="locked"):
+        measurement_delete(actor=world.reader, measurement=used)
+    assert reading.task_result(task=bl)["response"]["sum_mm"] == 40
 
 
 def test_out_of_order_and_signed_tasks_refuse_changes(world, case):
@@ -128,8 +154,7 @@ def test_out_of_order_and_signed_tasks_refuse_changes(world, case):
     with pytest.raises(DomainError, match="signed"):
         reading.lesion_add(actor=world.reader, task=bl, kind="target", organ="kidney")
     with pytest.raises(DomainError, match="signed"):
-        reading.observation_record(actor=world.reader, task=bl, lesion=t1,
-                                   measurement=measure(world.reader, bl.visit, 40))
+        reading.observation_record(actor=world.reader, task=bl, lesion=t1, too_small=True)
     with pytest.raises(DomainError, match="already signed"):
         _sign(world, bl)
     assert Signature.objects.filter(task=bl).count() == 1
