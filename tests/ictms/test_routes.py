@@ -61,6 +61,9 @@ class Refs:
     membership: Any = None  # the sponsor's
     audit_seq: int = 0
     creator: Any = None  # holds the global trials.add_trial right (no trial membership)
+    # --- reads pages: a double read (reader_a, reader_b) of 102-001, whose baseline QC accepted
+    read_case: Any = None
+    read_task: Any = None  # reader_a's baseline task of that case (ready)
     sessions: dict[str, str] = field(default_factory=dict)  # persona -> session key, logged in once per module
 
     def user(self, persona: str) -> Any:
@@ -118,6 +121,14 @@ def build_refs() -> Refs:
     r.creator = f.UserFactory(username="trial_creator")
     r.creator.user_permissions.add(Permission.objects.get(content_type__app_label="trials", codename="add_trial"))
     r.audit_seq = AuditEvent.objects.filter(trial=w.trial).order_by("seq").values_list("seq", flat=True).first()
+    # --- reads pages: 102-001 (site 102) has no images, so nothing the other cells open changes
+    from reads.models import ReadCase, ReadTask
+    from tests.reads.factories import accept, double_read
+
+    double_read(w)  # adds reader_b as w.reader2
+    accept(f.visit(w.other_participant, "BL"), actor=w.qc)
+    r.read_case = ReadCase.objects.get(participant=w.other_participant)
+    r.read_task = ReadTask.objects.get(assignment__case=r.read_case, assignment__reader=w.reader, sequence=0)
     for persona in {p for route in MATRIX for _column, p, _status in route.cells() if p}:
         client = Client()
         client.force_login(r.user(persona), backend="django.contrib.auth.backends.ModelBackend")
@@ -462,6 +473,26 @@ PAGES: list[Route] = [
           extra=(("qc", 403),), anon=LOGIN),
     Route("audit:export", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
           anon=LOGIN),
+    # --- reads pages ---------------------------------------------------------------------------
+    Route("reads:design", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
+          extra=(("qc", 403), ("sponsor", 403), ("adjudicator", 403)), anon=LOGIN),
+    Route("reads:design", kwargs=trial_a(), method="post", body={"paradigm": "single"}, allow=("admin", 200),
+          other_trial=B_ADMIN_404, reader=("reader", 403), extra=(("qc", 403),), anon=LOGIN,
+          label="save: an incomplete form is shown again with its errors"),
+    Route("reads:assignment", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
+          extra=(("qc", 403), ("coordinator", 403), ("sponsor", 403)), anon=LOGIN,
+          marker=lambda refs: refs.read_case.code),
+    Route("reads:case-reassign", kwargs=trial_a(case_id=lambda refs: refs.read_case.pk), method="post", body={},
+          allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403), extra=(("qc", 403),), anon=LOGIN,
+          label="an incomplete form is shown again with its errors"),
+    Route("reads:worklist", kwargs=trial_a(), allow=("reader", 200), other_trial=B_ADMIN_404,
+          extra=(("reader2", 200), ("admin", 403), ("adjudicator", 403), ("qc", 403)), anon=LOGIN,
+          marker=lambda refs: refs.read_case.code),
+    Route("reads:adjudications", kwargs=trial_a(), allow=("adjudicator", 200), other_trial=B_ADMIN_404,
+          reader=("reader", 403), extra=(("admin", 403),), anon=LOGIN),
+    Route("reads:task", kwargs=trial_a(task_id=lambda refs: refs.read_task.pk), allow=("reader", 200),
+          other_trial=B_ADMIN_404, extra=(("reader2", 404), ("admin", 404), ("qc", 404), ("coordinator", 404)),
+          anon=LOGIN, marker=lambda refs: refs.read_case.code),
 ]
 
 # DICOMweb (QIDO-RS and WADO-RS): read-only, site-scoped like the viewer; 401 with a Basic challenge.
