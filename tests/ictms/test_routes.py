@@ -417,8 +417,8 @@ PAGES: list[Route] = [
     Route("password_reset_complete", allow=(None, 200), anon=200, public=True),
     # --- trials pages --------------------------------------------------------------------------
     Route("trials:create", allow=("creator", 200), extra=(("admin", 403), ("outsider", 403)), anon=LOGIN),
-    Route("trials:home", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404, reader=("reader", 200),
-          anon=LOGIN),
+    Route("trials:home", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404, reader=("reader", REDIRECT),
+          extra=(("adjudicator", REDIRECT),), anon=LOGIN),
     Route("trials:settings", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
           extra=(("qc", 403),), anon=LOGIN),
     Route("trials:sites", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),

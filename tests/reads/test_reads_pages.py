@@ -114,6 +114,19 @@ def test_only_the_admin_reassigns(page_client, world, persona):
     assert list(case.assignments.values_list("slot", "reader__username")) == before
 
 
+def test_readers_and_adjudicators_land_on_their_reads_pages(page_client, world):
+    assert page_client(world.reader).get("/t/TRIAL-A/")["Location"] == "/t/TRIAL-A/reads/worklist/"
+    assert page_client(world.adjudicator).get("/t/TRIAL-A/")["Location"] == "/t/TRIAL-A/reads/adjudications/"
+
+
+def test_the_admin_finds_the_reads_pages_from_home_and_the_navigation(page_client, world):
+    body = page_client(world.admin).get("/t/TRIAL-A/").content.decode()
+    assert 'href="/t/TRIAL-A/reads/design/"' in body and 'href="/t/TRIAL-A/reads/assignment/"' in body
+    nav = page_client(world.admin).get("/t/TRIAL-A/members/").content.decode()
+    assert ">Read design</a>" in nav
+    assert ">Read design</a>" not in page_client(world.qc).get("/t/TRIAL-A/schedule/").content.decode()
+
+
 # --- the read design form ------------------------------------------------------------------------------
 
 def _design_post(**overrides):
