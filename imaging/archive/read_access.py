@@ -50,6 +50,14 @@ def read_scope(*, user: AnyUser, prefix: str = "") -> Q:
     return Q(**{f"{prefix}visit_id__in": provider.visit_ids(user)})
 
 
+def read_visit_scope(*, user: AnyUser) -> Q:
+    """A filter on Visit rows: the visits `user` may open as a reader (none by default)."""
+    provider = _provider()
+    if provider is None or not (user and user.is_authenticated and user.is_active):
+        return Q(pk__in=[])
+    return Q(pk__in=provider.visit_ids(user))
+
+
 FAIL_CLOSED = Blinding(code="BLINDED", day_shift=None)
 
 

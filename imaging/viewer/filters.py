@@ -4,8 +4,11 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
+from ictms.lib.errors import NotFoundError
 from ictms.lib.filters import IdFilter
+from imaging.archive.read_access import read_visit_scope
 from imaging.models import Instance, Measurement, Series
+from trials.models import Visit
 from trials.selectors import visit_get_for_user
 
 
@@ -19,8 +22,15 @@ class SeriesFilterSet(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_visit(self, qs: QuerySet[Series], name: str, value: int) -> QuerySet[Series]:
-        # A visit the caller may not see answers 404, as the visit itself would.
-        visit = visit_get_for_user(user=getattr(self.request, "user", None), pk=value)
+        # A visit the caller may not see answers 404, as the visit itself would. A blinded reader sees
+        # no visit by participant, only those of their own open or signed read tasks.
+        user = getattr(self.request, "user", None)
+        try:
+            visit = visit_get_for_user(user=user, pk=value)
+        except NotFoundError:
+            if not Visit.objects.filter(read_visit_scope(user=user), pk=value).exists():
+                raise
+            return qs.filter(study__visit_id=value)
         return qs.filter(study__visit=visit)
 
 
