@@ -1,12 +1,13 @@
 """Forms of the reads pages. They parse and validate input; reads.services does the writes."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
 
-from reads.choices import Paradigm, Trigger
+from reads.choices import Paradigm, ReportedRead, Trigger
 from reads.models import ReadDesign
 
 # What each adjudication trigger means (reads.md "Read design"; recist-1.1.md §10.4).
@@ -62,19 +63,21 @@ class ReadDesignForm(forms.Form):
 
     def __init__(self, *args: Any, readers: list[Any], adjudicators: list[Any], signed: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["readers"].choices = [(u.username, _member_label(u)) for u in readers]
-        self.fields["adjudicators"].choices = [(u.username, _member_label(u)) for u in adjudicators]
+        cast(forms.ChoiceField, self.fields["readers"]).choices = [(u.username, _member_label(u)) for u in readers]
+        cast(forms.ChoiceField, self.fields["adjudicators"]).choices = [
+            (u.username, _member_label(u)) for u in adjudicators]
         options = forms.fields_for_model(ReadDesign, fields=OPTION_FIELDS)
         for name in OPTION_FIELDS:
             field = options[name]
             field.label = OPTION_LABELS.get(name, field.label)
             field.help_text = OPTION_HELP.get(name, field.help_text)
-            for validator in ReadDesign._meta.get_field(name).validators:  # range hints for assistive tech
+            model_field = cast(models.Field, ReadDesign._meta.get_field(name))
+            for validator in model_field.validators:  # range hints for assistive tech
                 if isinstance(validator, (MinValueValidator, MaxValueValidator)):
                     key = "min" if isinstance(validator, MinValueValidator) else "max"
                     field.widget.attrs[key] = validator.limit_value
             if name == "reported_read":
-                field.widget = forms.RadioSelect(choices=field.choices)
+                field.widget = forms.RadioSelect(choices=ReportedRead.choices)
             self.fields[name] = field
         self.order_fields(["paradigm", "triggers", "readers", "adjudicators", *OPTION_FIELDS, "reason"])
         self.signed = signed

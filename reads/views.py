@@ -8,9 +8,10 @@ reads.services.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,11 +33,17 @@ ACCEPTED_VISIT_STATES = (VisitState.ACCEPTED, VisitState.READ)
 
 # --- read design (trial admin) --------------------------------------------------------------------
 
-def _pools(access: TrialAccess) -> tuple[list[Any], list[Any]]:
+def _actor(request: HttpRequest) -> User:
+    """The signed-in user (trial_page has required one)."""
+    return cast(User, request.user)
+
+
+def _pools(access: TrialAccess) -> tuple[list[User], list[User]]:
     """Active readers and adjudicators of the trial (one query)."""
     rows = (Membership.objects.filter(trial=access.trial, is_active=True, role__in=(Role.READER, Role.ADJUDICATOR))
             .select_related("user").order_by("user__username"))
-    readers, adjudicators = [], []
+    readers: list[User] = []
+    adjudicators: list[User] = []
     for m in rows:
         (readers if m.role == Role.READER else adjudicators).append(m.user)
     return readers, adjudicators
@@ -48,17 +55,17 @@ def read_design(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     design = selectors.read_design_get(trial=trial)
     readers, adjudicators = _pools(access)
     signed = selectors.any_signed(trial=trial)
-    form_kwargs = {"readers": readers, "adjudicators": adjudicators, "signed": signed}
     if request.method == "POST":
-        form = ReadDesignForm(request.POST, **form_kwargs)
+        form = ReadDesignForm(request.POST, readers=readers, adjudicators=adjudicators, signed=signed)
         if form.is_valid():
             values = dict(form.cleaned_data)
-            saved = run_service(form, lambda: services.read_design_save(actor=request.user, trial=trial, **values))
+            saved = run_service(form, lambda: services.read_design_save(actor=_actor(request), trial=trial, **values))
             if saved:
                 messages.success(request, f"Read design saved (version {saved.version}).")
                 return redirect("reads:design", code=trial.code)
     else:
-        form = ReadDesignForm(initial=ReadDesignForm.initial_from(design), **form_kwargs)
+        form = ReadDesignForm(initial=ReadDesignForm.initial_from(design), readers=readers, adjudicators=adjudicators,
+                              signed=signed)
     return render(request, "reads/design.html", {
         "trial": trial, "access": access, "design": design, "form": form, "signed": signed,
         "cases": ReadCase.objects.filter(trial=trial).count(),
@@ -111,7 +118,7 @@ def case_reassign(request: HttpRequest, access: TrialAccess, case_id: int) -> Ht
     if form.is_valid():
         values = form.cleaned_data
         moved = run_service(form, lambda: services.read_case_reassign(
-            actor=request.user, case=case, from_username=values["from"], to_username=values["to"],
+            actor=_actor(request), case=case, from_username=values["from"], to_username=values["to"],
             reason=values["reason"]))
         if moved:
             messages.success(request, f"Case {case.code}: Reader {moved.slot} is now {moved.reader.username} "

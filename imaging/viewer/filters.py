@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from ictms.lib.errors import NotFoundError
@@ -24,7 +25,7 @@ class SeriesFilterSet(django_filters.FilterSet):
     def filter_visit(self, qs: QuerySet[Series], name: str, value: int) -> QuerySet[Series]:
         # A visit the caller may not see answers 404, as the visit itself would. A blinded reader sees
         # no visit by participant, only those of their own open or signed read tasks.
-        user = getattr(self.request, "user", None)
+        user = getattr(self.request, "user", None) or AnonymousUser()
         try:
             visit = visit_get_for_user(user=user, pk=value)
         except NotFoundError:
