@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("trials.urls")),
     path("", include("imaging.urls")),
     path("", include("imaging.viewer.urls")),
+    path("", include("reads.urls")),
     path("dicomweb/", include("imaging.dicomweb.urls")),
     path("t/<str:code>/audit/", include("audit.urls")),
 ]

@@ -51,6 +51,11 @@ def trial_home(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     trial = access.trial
     if access.role == Role.SITE_COORDINATOR:
         return redirect("trials:participants", code=trial.code)
+    # Readers and adjudicators work on the reads pages (named by URL: trials does not import reads).
+    if access.role == Role.READER:
+        return redirect("reads:worklist", code=trial.code)
+    if access.role == Role.ADJUDICATOR:
+        return redirect("reads:adjudications", code=trial.code)
     context: dict[str, Any] = {"trial": trial, "access": access}
     if access.role == Role.TRIAL_ADMIN:
         context.update(

@@ -1,7 +1,9 @@
 """The viewer pages: one visit's series, or every visit of a participant (baseline vs follow-up).
 
 The page is a shell; its script (static/js/viewer.js) loads the series, instances, frames and
-measurements from the viewer API, which scopes everything to the user again.
+measurements from the viewer API, which scopes everything to the user again. `viewer_context`
+builds the template's context for other apps' pages (the reads task page shows a case code and
+a timepoint label where these pages show a subject code).
 """
 from __future__ import annotations
 
@@ -30,8 +32,9 @@ def _visit_item(visit: Visit) -> dict[str, Any]:
             "baseline": visit.timepoint.is_baseline}
 
 
-def _config(request: HttpRequest, access: TrialAccess, visits: list[Visit], *, participant_id: int | None,
-            compare: bool) -> dict[str, Any]:
+def viewer_config(request: HttpRequest, access: TrialAccess, visits: list[Visit], *, participant_id: int | None,
+                  compare: bool) -> dict[str, Any]:
+    """What static/js/viewer.js is configured with: the visits whose series it lists, rights and API urls."""
     return {
         "trial": access.trial.code,
         "visits": [_visit_item(v) for v in visits],
@@ -48,6 +51,18 @@ def _config(request: HttpRequest, access: TrialAccess, visits: list[Visit], *, p
     }
 
 
+def viewer_context(request: HttpRequest, access: TrialAccess, visits: list[Visit], *, title: str, subtitle: str,
+                   page_title: str, back_url: str, back_label: str, participant_id: int | None = None,
+                   compare: bool | None = None) -> dict[str, Any]:
+    """The context of imaging/viewer.html: its heading, one link back, and the script's config."""
+    return {
+        "trial": access.trial, "access": access, "viewer_title": title, "viewer_subtitle": subtitle,
+        "viewer_page_title": page_title, "back_url": back_url, "back_label": back_label,
+        "config": viewer_config(request, access, visits, participant_id=participant_id,
+                                compare=len(visits) > 1 if compare is None else compare),
+    }
+
+
 @trial_page()
 def visit_viewer(request: HttpRequest, access: TrialAccess, visit_id: int) -> HttpResponse:
     """Every series of one visit."""
@@ -55,10 +70,12 @@ def visit_viewer(request: HttpRequest, access: TrialAccess, visit_id: int) -> Ht
     if visit is None:
         raise Http404("No such visit.")
     participant = visit.participant
-    return render(request, "imaging/viewer.html", {
-        "trial": access.trial, "access": access, "participant": participant, "visit": visit,
-        "config": _config(request, access, [visit], participant_id=participant.pk, compare=False),
-    })
+    return render(request, "imaging/viewer.html", viewer_context(
+        request, access, [visit], title=participant.subject_code,
+        subtitle=f"{visit.timepoint.code} {visit.timepoint.label}",
+        page_title=f"{participant.subject_code} {visit.timepoint.code}",
+        back_url=reverse("viewer:participant", args=[access.trial.code, participant.pk]), back_label="Compare visits",
+        participant_id=participant.pk, compare=False))
 
 
 @trial_page()
@@ -69,7 +86,8 @@ def participant_viewer(request: HttpRequest, access: TrialAccess, participant_id
     if participant is None:
         raise Http404("No such participant.")
     visits = list(trial_selectors.visit_list_for_user(user=request.user, trial=access.trial, participant=participant))
-    return render(request, "imaging/viewer.html", {
-        "trial": access.trial, "access": access, "participant": participant, "visit": None,
-        "config": _config(request, access, visits, participant_id=participant.pk, compare=True),
-    })
+    return render(request, "imaging/viewer.html", viewer_context(
+        request, access, visits, title=participant.subject_code, subtitle="all visits",
+        page_title=participant.subject_code,
+        back_url=reverse("trials:participant", args=[access.trial.code, participant.pk]), back_label="Participant",
+        participant_id=participant.pk, compare=True))

@@ -448,8 +448,8 @@ PAGES: list[Route] = [
     Route("password_reset_complete", allow=(None, 200), anon=200, public=True),
     # --- trials pages --------------------------------------------------------------------------
     Route("trials:create", allow=("creator", 200), extra=(("admin", 403), ("outsider", 403)), anon=LOGIN),
-    Route("trials:home", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404, reader=("reader", 200),
-          anon=LOGIN),
+    Route("trials:home", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404, reader=("reader", REDIRECT),
+          extra=(("adjudicator", REDIRECT),), anon=LOGIN),
     Route("trials:settings", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
           extra=(("qc", 403),), anon=LOGIN),
     Route("trials:sites", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
@@ -504,6 +504,26 @@ PAGES: list[Route] = [
           extra=(("qc", 403),), anon=LOGIN),
     Route("audit:export", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
           anon=LOGIN),
+    # --- reads pages ---------------------------------------------------------------------------
+    Route("reads:design", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
+          extra=(("qc", 403), ("sponsor", 403), ("adjudicator", 403)), anon=LOGIN),
+    Route("reads:design", kwargs=trial_a(), method="post", body={"paradigm": "single"}, allow=("admin", 200),
+          other_trial=B_ADMIN_404, reader=("reader", 403), extra=(("qc", 403),), anon=LOGIN,
+          label="save: an incomplete form is shown again with its errors"),
+    Route("reads:assignment", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
+          extra=(("qc", 403), ("coordinator", 403), ("sponsor", 403)), anon=LOGIN,
+          marker=lambda refs: refs.read_case.code),
+    Route("reads:case-reassign", kwargs=trial_a(case_id=lambda refs: refs.read_case.pk), method="post", body={},
+          allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403), extra=(("qc", 403),), anon=LOGIN,
+          label="an incomplete form is shown again with its errors"),
+    Route("reads:worklist", kwargs=trial_a(), allow=("reader", 200), other_trial=B_ADMIN_404,
+          extra=(("reader2", 200), ("admin", 403), ("adjudicator", 403), ("qc", 403)), anon=LOGIN,
+          marker=lambda refs: refs.read_case.code),
+    Route("reads:adjudications", kwargs=trial_a(), allow=("adjudicator", 200), other_trial=B_ADMIN_404,
+          reader=("reader", 403), extra=(("admin", 403),), anon=LOGIN),
+    Route("reads:task", kwargs=trial_a(task_id=lambda refs: refs.read_task.pk), allow=("reader", 200),
+          other_trial=B_ADMIN_404, extra=(("reader2", 404), ("admin", 404), ("qc", 404), ("coordinator", 404)),
+          anon=LOGIN, marker=lambda refs: refs.read_case.code),
 ]
 
 # DICOMweb (QIDO-RS and WADO-RS): read-only, site-scoped like the viewer; 401 with a Basic challenge.

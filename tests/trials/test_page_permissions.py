@@ -14,7 +14,7 @@ def status_of(page_client, world, persona, url):
 
 MATRIX = {
     # url template: {persona: status}; personas not listed expect the default of the row
-    "/t/TRIAL-A/": ({"coordinator": 302, "other_coordinator": 302}, 200),
+    "/t/TRIAL-A/": ({"coordinator": 302, "other_coordinator": 302, "reader": 302, "adjudicator": 302}, 200),
     "/t/TRIAL-A/participants/": ({"reader": 403, "adjudicator": 403}, 200),
     "/t/TRIAL-A/visits/": ({"reader": 403, "adjudicator": 403}, 200),
     "/t/TRIAL-A/schedule/": ({}, 200),
@@ -85,7 +85,8 @@ def test_read_only_roles_cannot_post_enrolments(page_client, world, persona):
 
 
 def test_role_home_pages_say_what_to_do(page_client, world):
-    assert "Nothing to do yet" in page_client(world.reader).get("/t/TRIAL-A/").content.decode()
+    assert "Nothing to do yet" in page_client(world.reader).get("/t/TRIAL-A/", follow=True).content.decode()
+    assert "Nothing to do yet" in page_client(world.adjudicator).get("/t/TRIAL-A/", follow=True).content.decode()
     assert "QC queue" in page_client(world.qc).get("/t/TRIAL-A/").content.decode()
     assert "Participants per site" in page_client(world.sponsor).get("/t/TRIAL-A/").content.decode()
     assert "audit trail" in page_client(world.auditor).get("/t/TRIAL-A/").content.decode().lower()
@@ -97,5 +98,5 @@ def test_role_home_pages_say_what_to_do(page_client, world):
 def test_reader_pages_never_name_sites_or_subjects(page_client, world):
     client = page_client(world.reader)
     for url in ("/t/TRIAL-A/", "/t/TRIAL-A/schedule/"):
-        body = client.get(url).content.decode()
+        body = client.get(url, follow=True).content.decode()
         assert "101-001" not in body and world.site.name not in body

@@ -1,0 +1,19 @@
+"""Routes of the reads pages (under /t/<code>/reads/)."""
+from django.urls import include, path
+
+from reads import views
+
+app_name = "reads"
+
+trial_urlpatterns = [
+    path("design/", views.read_design, name="design"),
+    path("assignment/", views.assignment, name="assignment"),
+    path("cases/<int:case_id>/reassign/", views.case_reassign, name="case-reassign"),
+    path("worklist/", views.worklist, name="worklist"),
+    path("adjudications/", views.adjudications, name="adjudications"),
+    path("tasks/<int:task_id>/", views.task, name="task"),
+]
+
+urlpatterns = [
+    path("t/<str:code>/reads/", include(trial_urlpatterns)),
+]
