@@ -218,7 +218,7 @@ def measurement_refusal(*, measurement_id: int, deleting: bool) -> str:
            .order_by("-task__state").first())
     if obs is None:
         return ""
-    if obs.task.state == ReadTaskState.SIGNED or obs.diameter_mm is not None and obs.kind == "measured":
+    if obs.task.state == ReadTaskState.SIGNED or (obs.diameter_mm is not None and obs.kind == "measured"):
         return (f"This measurement is {obs.lesion.label}'s diameter in a signed read: it is locked "
                 "(the trial admin must re-open the read).")
     if deleting:

@@ -145,7 +145,7 @@ def _reads(r: Refs) -> None:
     w = r.w
     read_participant = f.participant(w.coordinator, w.site, "101-002")
     baseline = f.visit(read_participant, "BL")
-    make_series(baseline, n=1, rows=32, columns=32)
+    make_series(baseline, n=1, rows=64, columns=64)  # 0.7 mm pixels: room for 30 mm calipers
     double_read(w)
     accept(baseline, actor=w.qc)
     w.reader3 = f.member(w.trial, Role.READER, username="reader_c")
