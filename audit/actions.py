@@ -81,3 +81,6 @@ class AuditAction(models.TextChoices):
     LESION_REMOVE = "lesion.remove", "Lesion removed"
     OBSERVATION_RECORD = "observation.record", "Observation recorded"
     OBSERVATION_REMOVE = "observation.remove", "Observation removed"
+    READ_QUALITY_QUERY_RAISE = "read_quality_query.raise", "Reader asked QC about image quality"
+    READ_QUALITY_QUERY_ANSWER = "read_quality_query.answer", "QC answered a reader's image-quality query"
+    READ_QUALITY_QUERY_STATE_CHANGE = "read_quality_query.state_change", "Image-quality query changed"

@@ -17,10 +17,19 @@ from rest_framework.views import APIView
 
 from ictms.lib.errors import NotFoundError
 from imaging.archive.selectors import series_list_for_user
-from reads import live, reading, selectors, services
+from reads import live, quality, reading, selectors, services
 from reads.choices import OPEN_TASK_STATES, ORGANS, SIGNATURE_MEANING, Paradigm, ReportedRead, Trigger
 from reads.filters import ReadCaseFilterSet, ReadTaskFilterSet
-from reads.models import Lesion, Observation, ReadCase, ReadDesign, ReadTask, ReopenRequest, Signature
+from reads.models import (
+    Lesion,
+    Observation,
+    QualityQuery,
+    ReadCase,
+    ReadDesign,
+    ReadTask,
+    ReopenRequest,
+    Signature,
+)
 from trials.selectors import trial_get_for_user
 from trials.services import require_trial_perm
 
@@ -262,7 +271,57 @@ def task_detail(task: ReadTask, user: Any) -> dict[str, Any]:
     current = next((sig for sig in signatures if not sig.superseded), None)
     data["signature"] = None if current is None else _signature(current)
     data["signature_history"] = [_signature(sig) for sig in signatures if sig.superseded]
+    data["quality_queries"] = [_quality_query(q) for q in task.quality_queries.order_by("created_at")]
     return data
+
+
+def _quality_query(query: QualityQuery) -> dict[str, Any]:
+    """A reader's image-quality query as its reader sees it (QC's answer, never who answered)."""
+    return {"id": query.pk, "state": query.state, "message": query.message, "answer": query.answer,
+            "created_at": query.created_at, "answered_at": query.answered_at}
+
+
+class MessageSerializer(serializers.Serializer):
+    message = serializers.CharField(allow_blank=True)
+
+
+class QualityQuerySerializer(serializers.ModelSerializer):
+    """A reader's image-quality query as QC sees it (unblinded: the subject and timepoint)."""
+
+    case = serializers.CharField(source="task.assignment.case.code")
+    subject_code = serializers.CharField(source="task.assignment.case.participant.subject_code")
+    visit = serializers.IntegerField(source="task.visit_id")
+    timepoint = serializers.CharField(source="task.visit.timepoint.label")
+    reader = serializers.SerializerMethodField()
+
+    class Meta:
+        model = QualityQuery
+        fields = ("id", "case", "subject_code", "visit", "timepoint", "reader", "state", "message", "answer",
+                  "created_at", "answered_at")
+
+    def get_reader(self, query: QualityQuery) -> str:
+        return f"Reader {query.task.assignment.slot}"
+
+
+class QualityQueryViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Readers' image-quality queries (QC analysts and trial admins; `?trial=CODE`)."""
+
+    serializer_class = QualityQuerySerializer
+
+    def get_queryset(self) -> QuerySet[QualityQuery]:
+        qs = quality.quality_query_list_for_user(user=self.request.user).filter(
+            task__assignment__case__trial__in=selectors.trials_with(self.request.user, "trials.perform_qc"))
+        code = self.request.query_params.get("trial")
+        return qs.filter(task__assignment__case__trial__code=code) if code else qs
+
+    @extend_schema(request=MessageSerializer, responses=QualityQuerySerializer)
+    @action(detail=True, methods=["post"])
+    def answer(self, request: Request, pk: str | None = None) -> Response:
+        data = MessageSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        query = quality.quality_query_answer(actor=request.user, query=self.get_object(),
+                                             message=data.validated_data["message"])
+        return Response(QualityQuerySerializer(self.get_queryset().get(pk=query.pk)).data)
 
 
 class LesionInputSerializer(serializers.Serializer):
@@ -377,6 +436,16 @@ class ReadTaskViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.Ret
         measurement = values.pop("measurement")
         reading.observation_record(actor=request.user, task=task, lesion=lesion,
                                    measurement=measurement, **values)
+        return Response(self._detail(task), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MessageSerializer)
+    @action(detail=True, methods=["post"], url_path="quality-queries")
+    def quality_queries(self, request: Request, pk: str | None = None) -> Response:
+        """Ask QC about this timepoint's image quality (the task stays unsigned until QC answers)."""
+        task = self.get_object()
+        data = MessageSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        quality.quality_query_raise(actor=request.user, task=task, message=data.validated_data["message"])
         return Response(self._detail(task), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SignSerializer)

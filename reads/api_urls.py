@@ -10,6 +10,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("read-cases", api.ReadCaseViewSet, basename="read-case")
 router.register("read-tasks", api.ReadTaskViewSet, basename="read-task")
+router.register("read-quality-queries", api.QualityQueryViewSet, basename="read-quality-query")
 
 urlpatterns = [
     path("trials/<str:code>/read-design/", api.ReadDesignView.as_view(), name="read-design"),

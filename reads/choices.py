@@ -120,3 +120,16 @@ REOPEN_MACHINE = StateMachine.build(
     name="read_reopen", field="state", choices=ReopenState, audit_action=AuditAction.READ_TASK_REOPEN_STATE_CHANGE,
     transitions={ReopenState.PENDING: {ReopenState.APPROVED, ReopenState.WITHDRAWN}},
 )
+
+
+class QualityQueryState(models.TextChoices):
+    OPEN = "open", "Open (with QC)"
+    ANSWERED = "answered", "Answered by QC"
+
+
+# A reader asks QC about a timepoint's image quality; QC answers (reads.md "Reading a timepoint").
+QUALITY_QUERY_MACHINE = StateMachine.build(
+    name="read_quality_query", field="state", choices=QualityQueryState,
+    audit_action=AuditAction.READ_QUALITY_QUERY_STATE_CHANGE,
+    transitions={QualityQueryState.OPEN: {QualityQueryState.ANSWERED}},
+)

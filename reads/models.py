@@ -15,6 +15,7 @@ from simple_history.models import HistoricalRecords
 
 from reads.choices import (
     DEFAULT_TRIGGERS,
+    QUALITY_QUERY_MACHINE,
     READ_TASK_MACHINE,
     REOPEN_MACHINE,
     Criteria,
@@ -22,6 +23,7 @@ from reads.choices import (
     LesionType,
     ObservationKind,
     Paradigm,
+    QualityQueryState,
     ReadTaskState,
     ReopenState,
     ReportedRead,
@@ -257,3 +259,25 @@ class ReopenRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Re-open of task {self.task_id} ({self.state})"
+
+
+class QualityQuery(models.Model):
+    """A reader's question to QC about a timepoint's image quality; the task stays unsigned until QC answers."""
+
+    task = models.ForeignKey(ReadTask, on_delete=models.PROTECT, related_name="quality_queries")
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    message = models.TextField()
+    state = models.CharField(max_length=16, choices=QualityQueryState.choices, default=QualityQueryState.OPEN)
+    answer = models.TextField(blank=True)
+    answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [QUALITY_QUERY_MACHINE.check_constraint()]
+
+    def __str__(self) -> str:
+        return f"Image-quality query {self.pk} ({self.state})"

@@ -38,6 +38,7 @@ from reads.choices import (
     SIGNATURE_MEANING,
     LesionType,
     ObservationKind,
+    QualityQueryState,
     ReadTaskState,
     ReopenState,
 )
@@ -350,7 +351,10 @@ def task_result(*, task: ReadTask, read: live.Read | None = None) -> dict[str, A
     if task.state == ReadTaskState.SIGNED and task.response is not None:
         return {"response": task.response, "missing": []}
     design = ReadDesign.objects.filter(trial_id=task.assignment.case.trial_id).first()
-    return {"response": live.evaluate(read, task, live.recist_config(design)), "missing": live.missing(read, task)}
+    waiting_for_qc = [{"lesion": None, "message": "Your image-quality query to QC is not answered yet."}
+                      for _query in task.quality_queries.filter(state=QualityQueryState.OPEN)]
+    return {"response": live.evaluate(read, task, live.recist_config(design)),
+            "missing": live.missing(read, task) + waiting_for_qc}
 
 
 # --- signing -----------------------------------------------------------------------------------------------------

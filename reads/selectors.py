@@ -26,6 +26,11 @@ def _trials_with(user: AnyUser, perm: str) -> QuerySet[Trial]:
     return get_objects_for_user(user, perm, klass=Trial, accept_global_perms=False)
 
 
+def trials_with(user: AnyUser, perm: str) -> QuerySet[Trial]:
+    """Trials where the caller holds `perm` (for scoping other reads modules' lists)."""
+    return _trials_with(user, perm)
+
+
 def read_design_get(*, trial: Trial) -> ReadDesign | None:
     """The trial's read design (callers have checked the caller may manage the trial)."""
     return ReadDesign.objects.filter(trial=trial).prefetch_related("readers", "adjudicators").first()

@@ -1,7 +1,7 @@
 """Routes of the reads pages (under /t/<code>/reads/)."""
 from django.urls import include, path
 
-from reads import views
+from reads import quality_views, views
 
 app_name = "reads"
 
@@ -12,6 +12,7 @@ trial_urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("adjudications/", views.adjudications, name="adjudications"),
     path("tasks/<int:task_id>/", views.task, name="task"),
+    path("quality-queries/", quality_views.quality_queries, name="quality-queries"),
 ]
 
 urlpatterns = [

@@ -61,6 +61,12 @@ def _reopen_request(world: Any) -> models.Model:
     return ReopenRequest.objects.create(task=_read_task(world), requested_by=world.admin, reason="re-measure")
 
 
+def _quality_query(world: Any) -> models.Model:
+    from reads.models import QualityQuery
+
+    return QualityQuery.objects.create(task=_read_task(world), raised_by=world.reader, message="blurred")
+
+
 # One saved row per machine (the machine's name -> how to make it).
 ROWS: dict[str, Callable[[Any], models.Model]] = {
     "trial": lambda world: world.trial,
@@ -72,6 +78,7 @@ ROWS: dict[str, Callable[[Any], models.Model]] = {
     "query": _query,
     "read_task": _read_task,
     "read_reopen": _reopen_request,
+    "read_quality_query": _quality_query,
 }
 
 

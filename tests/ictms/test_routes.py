@@ -69,6 +69,7 @@ class Refs:
     read_target: Any = None  # T1 of the reader's baseline, measured
     read_measurement: Any = None  # another caliper of the reader on read_case's baseline (free to record)
     signed_task: Any = None  # reader2's baseline of read_case, signed
+    quality_query: Any = None  # the reader's open image-quality query on read_task
     sessions: dict[str, str] = field(default_factory=dict)  # persona -> session key, logged in once per module
 
     def user(self, persona: str) -> Any:
@@ -163,6 +164,9 @@ def _reads(r: Refs) -> None:
     reading.lesion_add(actor=w.reader2, task=r.signed_task, kind="target", organ="liver",
                        measurement=measure(w.reader2, baseline, 30))
     reading.read_task_sign(actor=w.reader2, task=r.signed_task, password=PASSWORD)
+    from reads.quality import quality_query_raise
+
+    r.quality_query = quality_query_raise(actor=w.reader, task=r.read_task, message="Motion artefacts")
     # reader2 has signed, so only the reader's slot can move.
     r.reassign_body = {"from": "reader_a", "to": "reader_c", "reason": "Reader unavailable"}
 
@@ -232,6 +236,7 @@ class Route:
     query: Callable[[Refs], str] | str = ""
     body: Callable[[Refs], dict[str, Any]] | dict[str, Any] | None = None
     json: bool = True
+    form: bool = False  # send `body` form-encoded (a page's form) instead of as JSON
     marker: Callable[[Refs], str] | None = None  # text the allowed response shows and EMPTY ones do not
     public: bool = False
     label: str = ""
@@ -521,6 +526,12 @@ PAGES: list[Route] = [
           marker=lambda refs: refs.read_case.code),
     Route("reads:adjudications", kwargs=trial_a(), allow=("adjudicator", 200), other_trial=B_ADMIN_404,
           reader=("reader", 403), extra=(("admin", 403),), anon=LOGIN),
+    Route("reads:quality-queries", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404,
+          reader=("reader", 403), extra=(("sponsor", 403), ("admin", 403)), anon=LOGIN,
+          marker=lambda refs: "Motion artefacts"),
+    Route("reads:quality-queries", kwargs=trial_a(), method="post",
+          body=lambda refs: {"query": refs.quality_query.pk, "message": "Use series 2."}, json=False, form=True,
+          allow=("qc", REDIRECT), other_trial=B_ADMIN_404, reader=("reader", 403), anon=LOGIN, label="answer"),
     Route("reads:task", kwargs=trial_a(task_id=lambda refs: refs.read_task.pk), allow=("reader", 200),
           other_trial=B_ADMIN_404, extra=(("reader2", 404), ("admin", 404), ("qc", 404), ("coordinator", 404)),
           anon=LOGIN, marker=lambda refs: refs.read_case.code),
@@ -610,7 +621,20 @@ READS_API: list[Route] = [
           body=lambda refs: {"lesion": refs.read_target.pk, "measurement": refs.read_measurement.pk},
           allow=("reader", 201), other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404)), anon=401),
     Route("reads-api:read-task-sign", kwargs=pk("read_task"), method="post", body={"password": PASSWORD},
-          allow=("reader", 200), other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404)), anon=401),
+          allow=("reader", 409), other_trial=B_ADMIN_404, extra=(("reader3", 404), ("admin", 404)), anon=401,
+          label="waits for QC's answer"),
+    Route("reads-api:read-task-quality-queries", kwargs=pk("read_task"), method="post",
+          body={"message": "Contrast phase unclear"}, allow=("reader", 201), other_trial=B_ADMIN_404,
+          extra=(("reader3", 404), ("qc", 404), ("admin", 404)), anon=401),
+    Route("reads-api:read-quality-query-list", query="trial=TRIAL-A", allow=("qc", 200),
+          other_trial=("admin_b", EMPTY), reader=("reader", EMPTY),
+          extra=(("sponsor", EMPTY), ("coordinator", EMPTY), ("admin", EMPTY)), anon=401,
+          marker=lambda refs: "Motion artefacts"),
+    Route("reads-api:read-quality-query-detail", kwargs=pk("quality_query"), allow=("qc", 200),
+          other_trial=B_ADMIN_404, reader=READER_404, extra=(("sponsor", 404),), anon=401),
+    Route("reads-api:read-quality-query-answer", kwargs=pk("quality_query"), method="post",
+          body={"message": "Series 2 is the diagnostic one."}, allow=("qc", 200), other_trial=B_ADMIN_404,
+          reader=READER_404, extra=(("coordinator", 404),), anon=401),
     Route("reads-api:read-task-sign", kwargs=pk("read_task"), method="post", body={"password": "not-it"},
           allow=("reader", 403), other_trial=B_ADMIN_404, anon=401, label="wrong password"),
     Route("reads-api:read-task-reopen", kwargs=pk("signed_task"), method="post", body={"reason": "Re-measure T1"},
@@ -691,6 +715,8 @@ def send(client: Client, route: Route, refs: Refs) -> Any:
         return call(route.url(refs))
     if body is None:
         return call(route.url(refs))
+    if route.form:
+        return call(route.url(refs), body)
     return call(route.url(refs), body, content_type="application/json")
 
 
