@@ -108,3 +108,26 @@ def test_the_admin_reopens_and_marks_not_done(world, case, api):
     not_done = api(world.admin).post(f"/api/read-cases/{case.pk}/not-done/", {"timepoint": "W8", "reason": "Missed"},
                                      format="json")
     assert not_done.status_code == 200 and {t["state"] for t in not_done.json()["tasks"]} == {"not_done"}
+
+
+def test_the_reading_page_calls_make_a_constant_number_of_queries(world, case, api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(world.reader)
+    bl = _task(world, case, "BL")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(_url(bl)).status_code == 200
+        return len(ctx)
+
+    client.post(_url(bl, "lesions"), {"kind": "target", "organ": "lung",
+                                      "measurement": measure(world.reader, bl.visit, 30).pk}, format="json")
+    few = count()
+    for organ in ("liver", "kidney", "spleen", "bone"):
+        client.post(_url(bl, "lesions"), {"kind": "target", "organ": organ,
+                                          "measurement": measure(world.reader, bl.visit, 25).pk}, format="json")
+    for organ in ("pleura", "peritoneum", "brain"):
+        client.post(_url(bl, "lesions"), {"kind": "non_target", "organ": organ}, format="json")
+    assert count() == few
