@@ -84,3 +84,8 @@ class AuditAction(models.TextChoices):
     READ_QUALITY_QUERY_RAISE = "read_quality_query.raise", "Reader asked QC about image quality"
     READ_QUALITY_QUERY_ANSWER = "read_quality_query.answer", "QC answered a reader's image-quality query"
     READ_QUALITY_QUERY_STATE_CHANGE = "read_quality_query.state_change", "Image-quality query changed"
+    ADJUDICATION_OPEN = "adjudication.open", "Adjudication opened"
+    ADJUDICATION_UPDATE = "adjudication.update", "Adjudication extended to a later timepoint"
+    ADJUDICATION_DECIDE = "adjudication.decide", "Adjudication decided and signed"
+    ADJUDICATION_DECIDE_FAILED = "adjudication.decide_failed", "Adjudication signature refused (wrong password)"
+    ADJUDICATION_STATE_CHANGE = "adjudication.state_change", "Adjudication state changed"

@@ -133,3 +133,40 @@ QUALITY_QUERY_MACHINE = StateMachine.build(
     audit_action=AuditAction.READ_QUALITY_QUERY_STATE_CHANGE,
     transitions={QualityQueryState.OPEN: {QualityQueryState.ANSWERED}},
 )
+
+
+class AdjudicationState(models.TextChoices):
+    OPEN = "open", "Open"
+    DECIDED = "decided", "Decided"
+    SUPERSEDED = "superseded", "Superseded by a later round"
+    VOID = "void", "Void (a read was re-opened)"
+
+
+# reads.md "Adjudication": a later round supersedes a decision; re-opening a read voids the rounds it feeds.
+ADJUDICATION_MACHINE = StateMachine.build(
+    name="adjudication", field="state", choices=AdjudicationState, audit_action=AuditAction.ADJUDICATION_STATE_CHANGE,
+    transitions={
+        AdjudicationState.OPEN: {AdjudicationState.DECIDED, AdjudicationState.VOID},
+        AdjudicationState.DECIDED: {AdjudicationState.SUPERSEDED, AdjudicationState.VOID},
+    },
+)
+
+
+class AdjudicationReason(models.TextChoices):
+    TARGET_SELECTION = "target_selection", "Target lesion selection"
+    MEASUREMENT = "measurement", "Measurement"
+    NEW_LESION_CALL = "new_lesion_call", "New-lesion call"
+    NON_TARGET_CALL = "non_target_call", "Non-target call"
+    MISSED_LESION = "missed_lesion", "Missed lesion"
+    IMAGE_QUALITY = "image_quality", "Image quality"
+    CRITERIA_MISAPPLICATION = "criteria_misapplication", "Criteria misapplication"
+
+
+ADJUDICATION_MEANING = "I am the adjudicator of this case and approve this decision"
+
+
+class ResultSource(models.TextChoices):
+    AGREEMENT = "agreement", "Readers agree"
+    ADJUDICATION = "adjudication", "Adjudicated"
+    SINGLE = "single", "Single read"
+    PENDING = "pending", "Pending adjudication"

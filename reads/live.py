@@ -276,3 +276,13 @@ def signed_content(read: Read, task: ReadTask, response: dict[str, Any]) -> dict
     return {"task": task.pk, "case": read.assignment.case.code, "slot": read.assignment.slot,
             "timepoint": task.visit.timepoint.code, "new_lesions_none": task.new_lesions_none,
             "lesions": lesions, "response": response}
+
+
+def assess_read(read: Read, up_to: int, config: RecistConfig) -> Any:
+    """The engine's assessment of the read over its follow-ups up to reading position `up_to`
+    (None when the entries break a rule, which signed reads never do)."""
+    followups = [t for t in read.tasks if 0 < t.sequence <= up_to and t.state != ReadTaskState.NOT_REQUIRED]
+    try:
+        return assess_participant(_baseline(read), [_followup(read, t) for t in followups], config)
+    except RecistValidationError:
+        return None

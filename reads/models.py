@@ -14,10 +14,13 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from reads.choices import (
+    ADJUDICATION_MACHINE,
     DEFAULT_TRIGGERS,
     QUALITY_QUERY_MACHINE,
     READ_TASK_MACHINE,
     REOPEN_MACHINE,
+    AdjudicationReason,
+    AdjudicationState,
     Criteria,
     LesionStatus,
     LesionType,
@@ -281,3 +284,38 @@ class QualityQuery(models.Model):
 
     def __str__(self) -> str:
         return f"Image-quality query {self.pk} ({self.state})"
+
+
+class Adjudication(models.Model):
+    """One adjudication round of a double-read case (reads.md "Adjudication")."""
+
+    case = models.ForeignKey(ReadCase, on_delete=models.PROTECT, related_name="adjudications")
+    round = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=16, choices=AdjudicationState.choices, default=AdjudicationState.OPEN)
+    triggers = models.JSONField(default=list, help_text="The read design's triggers the two reads set off.")
+    up_to = models.PositiveSmallIntegerField(help_text="The last timepoint (reading order) both reads were compared to.")
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="adjudications")
+    created_at = models.DateTimeField(auto_now_add=True)
+    selected = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1: Reader 1, 2: Reader 2.")
+    reason_code = models.CharField(max_length=32, choices=AdjudicationReason.choices, blank=True)
+    rationale = models.TextField(blank=True)
+    printed_name = models.CharField(max_length=300, blank=True)
+    meaning = models.CharField(max_length=200, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    content = models.JSONField(null=True, blank=True)
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["case", "round"]
+        constraints = [
+            ADJUDICATION_MACHINE.check_constraint(),
+            models.UniqueConstraint(fields=["case", "round"], name="one_round_number_per_case"),
+            models.UniqueConstraint(fields=["case"], condition=Q(state=AdjudicationState.OPEN),
+                                    name="one_open_adjudication_per_case"),
+            models.CheckConstraint(condition=Q(selected__isnull=True) | Q(selected__in=(1, 2)),
+                                   name="adjudication_selected_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} round {self.round} ({self.state})"

@@ -7,12 +7,9 @@ engine (reads.live) is the only source of responses; a signed task is locked (40
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -27,6 +24,7 @@ from ictms.lib.errors import DomainError, NotFoundError, PermissionDeniedError
 from ictms.lib.history import stamp
 from imaging.models import Measurement
 from reads import live, selectors
+from reads.adjudication import adjudication_evaluate, adjudications_void, visits_read_check
 from reads.choices import (
     LABEL_PREFIX,
     NEW_LESION_STATUSES,
@@ -45,6 +43,7 @@ from reads.choices import (
 from reads.models import Lesion, Observation, ReadDesign, ReadTask, ReopenRequest, Signature
 from reads.recist import MeasurementMethod, TargetLesion, classify_baseline_finding, reasons_target_cannot_be_added
 from reads.services import _refresh
+from reads.signing import content_sha256, password_ok
 from trials.choices import VisitState
 from trials.services import require_trial_perm, visit_transition
 
@@ -359,23 +358,6 @@ def task_result(*, task: ReadTask, read: live.Read | None = None) -> dict[str, A
 
 # --- signing -----------------------------------------------------------------------------------------------------
 
-def _hash(content: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def content_sha256(content: dict[str, Any]) -> str:
-    """The SHA-256 of the canonical JSON of signed content (what `verify_signatures` recomputes)."""
-    return _hash(content)
-
-
-def _password_ok(actor: User, password: str, request: HttpRequest | None) -> bool:
-    if request is None:
-        request = HttpRequest()
-        request.META["REMOTE_ADDR"] = "127.0.0.1"
-    user = authenticate(request, username=actor.get_username(), password=password or "")
-    return user is not None and user.pk == actor.pk
-
-
 def read_task_sign(
     *, actor: User, task: ReadTask, password: str, meaning: str = SIGNATURE_MEANING, request: HttpRequest | None = None,
 ) -> Signature:
@@ -387,7 +369,7 @@ def read_task_sign(
     task = selectors.read_task_get_for_user(user=actor, pk=task.pk)
     if task.state == ReadTaskState.SIGNED:
         raise DomainError("This timepoint is already signed.")
-    if not _password_ok(actor, password, request):
+    if not password_ok(actor, password, request):
         audit_record(actor=actor, action=AuditAction.READ_TASK_SIGN_FAILED, target=task, trial=_trial(task),
                      reason="wrong password")
         raise PermissionDeniedError("Wrong password: the timepoint is not signed.")
@@ -410,7 +392,7 @@ def read_task_sign(
         now = timezone.now()
         signature = Signature(task=task, signer=actor, printed_name=actor.get_full_name() or actor.get_username(),
                               meaning=(meaning or SIGNATURE_MEANING).strip()[:200], signed_at=now,
-                              content=content, content_sha256=_hash(content))
+                              content=content, content_sha256=content_sha256(content))
         stamp(signature, actor)
         signature.save()
         active = int((now - task.started_at).total_seconds()) if task.started_at else 0
@@ -430,16 +412,8 @@ def _after_sign(actor: User, task: ReadTask, response: dict[str, Any]) -> None:
             transition(READ_TASK_MACHINE, later, ReadTaskState.NOT_REQUIRED, actor=actor, trial=_trial(task),
                        reason="Progression: the charter stops reading this case.")
     _refresh(actor, task.assignment, reason="")
-    _visit_read_check(actor, task)
-
-
-def _visit_read_check(actor: User | None, task: ReadTask) -> None:
-    """A visit becomes read when every task of it (each reader of the case) is settled and one is signed."""
-    states = set(ReadTask.objects.filter(visit_id=task.visit_id).values_list("state", flat=True))
-    visit = task.visit
-    visit.refresh_from_db(fields=["state"])
-    if states <= set(SETTLED_TASK_STATES) and ReadTaskState.SIGNED in states and visit.state == VisitState.ACCEPTED:
-        visit_transition(actor=actor, visit=visit, state=VisitState.READ, reason="Every read of this timepoint is final.")
+    adjudication_evaluate(actor=actor, case=task.assignment.case)
+    visits_read_check(actor, task.assignment.case)
 
 
 # --- re-opening and missed timepoints (trial admin) -------------------------------------------------------------
@@ -516,6 +490,7 @@ def _reopen(actor: User, task: ReadTask, reason: str) -> ReadTask:
             visit_transition(actor=actor, visit=visit_task.visit, state=VisitState.ACCEPTED,
                              reason="A read of this timepoint was re-opened.")
     _refresh(actor, task.assignment, reason="")
+    adjudications_void(actor=actor, case=task.assignment.case, from_sequence=task.sequence, reason=reason)
     return task
 
 
@@ -541,4 +516,6 @@ def read_case_not_done(*, actor: User, case: Any, timepoint: str, reason: str) -
         changed.append(task)
     for assignment in {t.assignment_id: t.assignment for t in tasks}.values():
         _refresh(actor, assignment, reason="")
+    adjudication_evaluate(actor=actor, case=case)
+    visits_read_check(actor, case)
     return changed

@@ -67,6 +67,13 @@ def _quality_query(world: Any) -> models.Model:
     return QualityQuery.objects.create(task=_read_task(world), raised_by=world.reader, message="blurred")
 
 
+def _adjudication(world: Any) -> models.Model:
+    from reads.models import Adjudication
+
+    task = _read_task(world)
+    return Adjudication.objects.create(case=task.assignment.case, round=1, up_to=1, adjudicator=world.adjudicator)
+
+
 # One saved row per machine (the machine's name -> how to make it).
 ROWS: dict[str, Callable[[Any], models.Model]] = {
     "trial": lambda world: world.trial,
@@ -79,6 +86,7 @@ ROWS: dict[str, Callable[[Any], models.Model]] = {
     "read_task": _read_task,
     "read_reopen": _reopen_request,
     "read_quality_query": _quality_query,
+    "adjudication": _adjudication,
 }
 
 
