@@ -291,3 +291,70 @@ def visits_read_check(actor: User | None, case: Any) -> None:
                 and visit.state == VisitState.ACCEPTED):
             visit_transition(actor=actor, visit=visit, state=VisitState.READ,
                              reason="Every read of this timepoint is final.")
+
+
+# --- reader metrics --------------------------------------------------------------------------------
+
+def reader_pseudonyms(*, trial: Trial) -> dict[int, str]:
+    """Reader id -> "Reader A", "Reader B", ... in the order readers first got a case (stable)."""
+    from reads.models import ReaderSeed
+
+    ids = list(ReaderSeed.objects.filter(trial=trial).order_by("pk").values_list("reader_id", flat=True))
+    return {pk: f"Reader {_letters(i)}" for i, pk in enumerate(ids)}
+
+
+def _letters(index: int) -> str:
+    out = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        out = chr(65 + rest) + out
+    return out
+
+
+def reader_metrics(*, trial: Trial, names: bool) -> Any:
+    """reads.metrics over the trial's signed reads and adjudication rounds (constant queries).
+
+    `names`: readers by username (the trial admin) or by pseudonym (QC analysts, the sponsor).
+    """
+    from reads.metrics import AdjudicationRecord, CaseRead, TimepointRead, compute_reader_metrics
+    from reads.metrics import AdjudicationState as RoundState
+
+    pseudonyms = reader_pseudonyms(trial=trial)
+    assignments = list(ReadAssignment.objects.filter(case__trial=trial).select_related("reader", "case"))
+    tasks = list(ReadTask.objects.filter(assignment__case__trial=trial, state=ReadTaskState.SIGNED)
+                 .select_related("visit__timepoint").order_by("sequence"))
+
+    def who(assignment: ReadAssignment) -> str:
+        if names:
+            return assignment.reader.get_username()
+        return pseudonyms.get(assignment.reader_id, f"Reader {assignment.reader_id}")
+
+    by_assignment: dict[int, list[ReadTask]] = {}
+    for task in tasks:
+        by_assignment.setdefault(task.assignment_id, []).append(task)
+    reads = []
+    slots: dict[int, dict[int, str]] = {}
+    for a in assignments:
+        slots.setdefault(a.case_id, {})[a.slot] = who(a)
+        signed = [t for t in by_assignment.get(a.pk, []) if t.sequence > 0 and (t.response or {}).get("overall")]
+        if not signed:
+            continue
+        reads.append(CaseRead(
+            reader=who(a), case=a.case.code,
+            timepoints=tuple(TimepointRead(t.visit.timepoint.code, (t.response or {})["overall"],
+                                           t.signed_at or timezone.now(),
+                                           active_seconds=t.active_seconds or None, started_at=t.started_at)
+                             for t in signed),
+            best_response=(signed[-1].response or {}).get("best_response")))
+    rounds = []
+    for r in Adjudication.objects.filter(case__trial=trial).select_related("case"):
+        pair = slots.get(r.case_id, {})
+        if 1 in pair and 2 in pair:
+            rounds.append(AdjudicationRecord(case=r.case.code, reader_1=pair[1], reader_2=pair[2], state=RoundState(r.state),
+                                             round=r.round, selected_slot=r.selected, reason_code=r.reason_code or None,
+                                             decided_at=r.decided_at))
+    read_cases = {(cr.reader, cr.case) for cr in reads}
+    # A decision counts for the readers whose reads of the case are signed outcomes.
+    rounds = [r for r in rounds if r.state != RoundState.DECIDED or (r.selected_reader, r.case) in read_cases]
+    return compute_reader_metrics(reads, rounds)

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from ictms.lib.errors import NotFoundError
@@ -86,8 +86,17 @@ def read_task_get_for_user(*, user: AnyUser, pk: int) -> ReadTask:
 
 
 def readable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask, Any]:
-    """Visits whose images the caller may open as a reader: their own tasks that are open or signed."""
-    return read_task_list_for_user(user=user).filter(state__in=OPEN_TASK_STATES).values("visit_id")
+    """Visits whose images the caller may open blinded: as a reader, those of their own tasks that are
+    open or signed; as an adjudicator, the signed timepoints their adjudications compare."""
+    own = Q(assignment__reader_id=user.pk, assignment__case__trial__in=_trials_with(user, "trials.read_images"),
+            state__in=OPEN_TASK_STATES)
+    adjudicated = Q(
+        assignment__case__trial__in=_trials_with(user, "trials.adjudicate"),
+        assignment__case__adjudications__adjudicator_id=user.pk,
+        assignment__case__adjudications__state__in=("open", "decided"),
+        sequence__lte=F("assignment__case__adjudications__up_to"), state=ReadTaskState.SIGNED,
+    )
+    return ReadTask.objects.filter(own | adjudicated).values("visit_id")
 
 
 def measurable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask, Any]:
