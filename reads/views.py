@@ -8,7 +8,7 @@ reads.services.
 """
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.models import User
@@ -20,7 +20,7 @@ from ictms.lib.pages import run_service
 from imaging.pages import require_this_trial
 from imaging.viewer.pages import viewer_context
 from reads import selectors, services
-from reads.choices import OPEN_TASK_STATES, SETTLED_TASK_STATES, ReadTaskState
+from reads.choices import OPEN_TASK_STATES, SETTLED_TASK_STATES, SIGNATURE_MEANING, ReadTaskState
 from reads.forms import ReadDesignForm, ReassignForm
 from reads.models import ReadCase, ReadTask
 from trials.choices import Role, VisitState
@@ -173,9 +173,38 @@ def _days(task: ReadTask) -> str:
     return f"day {task.days_since_baseline}"
 
 
+# Tasks whose reader still records lesions and observations (and measures on their images).
+EDITABLE_TASK_STATES = (ReadTaskState.READY, ReadTaskState.IN_PROGRESS)
+
+
+def _reading_context(request: HttpRequest, access: TrialAccess, task: ReadTask) -> dict[str, Any]:
+    """What the reading panel beside the viewer shows and what static/js/reading.js is configured with."""
+    trial = access.trial
+    editable = task.state in EDITABLE_TASK_STATES
+    signatures = list(task.signatures.order_by("signed_at"))
+    current = next((sig for sig in signatures if not sig.superseded), None)
+    next_task = None
+    if task.state == ReadTaskState.SIGNED:
+        next_task = selectors.worklist(user=request.user, trial=trial).next_task
+    return {
+        "task": task, "editable": editable, "baseline": task.sequence == 0, "meaning": SIGNATURE_MEANING,
+        "signature": current, "signature_history": [sig for sig in signatures if sig.superseded],
+        "next_task": next_task,
+        "reading_config": {
+            "task": task.pk, "visit": task.visit_id, "state": task.state, "editable": editable,
+            "baseline": task.sequence == 0, "meaning": SIGNATURE_MEANING,
+            "api": {
+                "task": reverse("reads-api:read-task-detail", args=[task.pk]),
+                "organs": reverse("reads-api:read-organs"),
+            },
+        },
+    }
+
+
 @trial_page()
 def task(request: HttpRequest, access: TrialAccess, task_id: int) -> HttpResponse:
-    """An open task shows its images in the viewer (with the earlier timepoints); any other state says why not."""
+    """An open task shows its images in the viewer (with the earlier timepoints) and the reading panel
+    beside it; any other state says why not. Only its own reader opens it (404 for anyone else)."""
     read_task = selectors.read_task_get_for_user(user=request.user, pk=task_id)
     case = read_task.assignment.case
     require_this_trial(access, case.trial_id)
@@ -192,5 +221,6 @@ def task(request: HttpRequest, access: TrialAccess, task_id: int) -> HttpRespons
         request, access, visits, title=case.code,
         subtitle=f"{label} · {_days(read_task)} · {read_task.get_state_display()}",
         page_title=f"{case.code} {label}", back_url=reverse("reads:worklist", args=[access.trial.code]),
-        back_label="Worklist")
-    return render(request, "imaging/viewer.html", context)
+        back_label="Worklist", can_measure=read_task.state in EDITABLE_TASK_STATES)
+    context.update(_reading_context(request, access, read_task), case=case, label=label)
+    return render(request, "reads/task.html", context)

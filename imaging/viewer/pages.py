@@ -33,14 +33,18 @@ def _visit_item(visit: Visit) -> dict[str, Any]:
 
 
 def viewer_config(request: HttpRequest, access: TrialAccess, visits: list[Visit], *, participant_id: int | None,
-                  compare: bool) -> dict[str, Any]:
-    """What static/js/viewer.js is configured with: the visits whose series it lists, rights and API urls."""
+                  compare: bool, can_measure: bool | None = None) -> dict[str, Any]:
+    """What static/js/viewer.js is configured with: the visits whose series it lists, rights and API urls.
+
+    `can_measure` lets a page that knows better (the reads task page: the reader's open task) say
+    whether to show the measurement tools; by default they follow the trial role.
+    """
     return {
         "trial": access.trial.code,
         "visits": [_visit_item(v) for v in visits],
         "participant": participant_id,
         "compare": compare,
-        "canMeasure": measurement_tools_shown(access=access),
+        "canMeasure": measurement_tools_shown(access=access) if can_measure is None else can_measure,
         "user": request.user.get_username(),
         "presets": _presets(),
         "api": {
@@ -53,13 +57,13 @@ def viewer_config(request: HttpRequest, access: TrialAccess, visits: list[Visit]
 
 def viewer_context(request: HttpRequest, access: TrialAccess, visits: list[Visit], *, title: str, subtitle: str,
                    page_title: str, back_url: str, back_label: str, participant_id: int | None = None,
-                   compare: bool | None = None) -> dict[str, Any]:
+                   compare: bool | None = None, can_measure: bool | None = None) -> dict[str, Any]:
     """The context of imaging/viewer.html: its heading, one link back, and the script's config."""
     return {
         "trial": access.trial, "access": access, "viewer_title": title, "viewer_subtitle": subtitle,
         "viewer_page_title": page_title, "back_url": back_url, "back_label": back_label,
         "config": viewer_config(request, access, visits, participant_id=participant_id,
-                                compare=len(visits) > 1 if compare is None else compare),
+                                compare=len(visits) > 1 if compare is None else compare, can_measure=can_measure),
     }
 
 

@@ -29,6 +29,8 @@ class Viewer {
     this.activate(this.ports[0]);
     this.bindToolbar();
     document.addEventListener("keydown", (e) => this.onKey(e));
+    // Other page modules ask the viewer to show an image: {series, instance, frame, measurement}.
+    document.addEventListener("viewer:go-to", (e) => { e.detail.done = this.goTo(e.detail); });
   }
 
   async start() {
@@ -182,9 +184,39 @@ class Viewer {
     }
   }
 
+  // Show one image of one of the page's series (with its measurement selected): in the viewport
+  // that already shows that series, else in the one showing that visit, else in the other one
+  // (the compare viewport, where earlier timepoints are shown).
+  async goTo({ series, instance, frame = 0, measurement = null }) {
+    const target = this.series.find((s) => s.id === series);
+    if (!target) return false;
+    let port = this.ports.find((p) => p.series && p.series.id === series) ||
+      this.ports.find((p) => p.series && p.series.visit === target.visit);
+    if (!port) {
+      if (this.ports.length < 2 && config.visits.length > 1) this.setCompare(true);
+      port = this.ports.find((p) => p !== this.active) || this.ports[0];
+    }
+    if (!port.series || port.series.id !== series) await port.setSeries(target);
+    const index = port.stack.findIndex((it) => it.instance.id === instance && it.frame === frame);
+    if (index < 0) return false;
+    this.activate(port);
+    port.selected = measurement;
+    port.show(index);
+    return true;
+  }
+
+  announceSelection() {
+    const port = this.active;
+    const selected = port && port.selected !== null ? port.measurements.find((m) => m.id === port.selected) : null;
+    document.dispatchEvent(new CustomEvent("viewer:selection", {
+      detail: { measurement: selected || null, visit: port && port.series ? port.series.visit : null },
+    }));
+  }
+
   renderMeasurementList() {
     const port = this.active;
     this.mlistEl.textContent = "";
+    this.announceSelection();
     if (!port || !port.series) return;
     const rows = port.measurements.slice().sort((a, b) => a.id - b.id);
     for (const m of rows) {
@@ -260,7 +292,7 @@ class Viewer {
   }
 
   onKey(event) {
-    if (event.target.closest && event.target.closest("input, select, textarea")) return;
+    if (event.target.closest && event.target.closest("input, select, textarea, dialog, [data-no-viewer-keys]")) return;
     const port = this.active;
     if (!port) return;
     const keys = {

@@ -332,7 +332,8 @@ def test_an_open_task_shows_the_viewer_with_its_timepoint_and_no_subject(page_cl
     config = config_of(response)
     bl = f.visit(world.participant, "BL")
     assert config["visits"] == [{"id": bl.pk, "code": "BL", "label": "Baseline", "baseline": True}]
-    assert config["compare"] is False and config["participant"] is None and config["canMeasure"] is False
+    # The reader measures on the images of the timepoint they are reading.
+    assert config["compare"] is False and config["participant"] is None and config["canMeasure"] is True
     assert f'<h1 class="vw-title">{case.code}' in body and "Baseline · day 0 · Ready" in body
     assert f"<title>Viewer · {case.code} Baseline · TRIAL-A</title>" in body
     assert 'href="/t/TRIAL-A/reads/worklist/">Worklist</a>' in body
@@ -350,7 +351,7 @@ def test_a_later_task_compares_with_the_earlier_timepoints(page_client, world):
     assert [v["code"] for v in config["visits"]] == ["BL", "W8"] and config["compare"] is True
     # The baseline task (signed) opens alone: never a later timepoint.
     config = config_of(page_client(world.reader).get(f"/t/TRIAL-A/reads/tasks/{task.pk}/"))
-    assert [v["code"] for v in config["visits"]] == ["BL"]
+    assert [v["code"] for v in config["visits"]] == ["BL"] and config["canMeasure"] is False
 
 
 def test_a_waiting_task_says_why_and_shows_no_images(page_client, world):

@@ -34,7 +34,10 @@ export async function send(method, url, body) {
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     const detail = data && (data.detail || Object.values(data).flat().join(" "));
-    throw new Error(detail || `${response.status}`);
+    const error = new Error(detail || `${response.status}`);
+    error.status = response.status; // callers that tell 403 from 409 (and read `missing`) use these
+    error.data = data;
+    throw error;
   }
   return data;
 }

@@ -7,6 +7,14 @@ import { add, bidiFrame, bidiPoints, dot, formatLength, lengthOf, mul, norm, phy
 
 export const HANDLE_RADIUS = 6;
 
+// Other page modules (the reads panel) follow the measurements through DOM events rather than
+// reaching into the viewer: "viewer:measurement" {change: created|moved|deleted, measurement, visit}.
+export function announce(port, change, measurement) {
+  document.dispatchEvent(new CustomEvent("viewer:measurement", {
+    detail: { change, measurement, visit: port.series ? port.series.visit : null },
+  }));
+}
+
 export function visibleMeasurements(port) {
   const item = port.current();
   if (!item) return [];
@@ -116,6 +124,7 @@ export async function save(port, m) {
     port.measurements.push(saved);
     port.selected = saved.id;
     port.viewer.notify(saved.message || "");
+    announce(port, "created", saved);
   } catch (error) {
     port.viewer.notify(`Not saved: ${error.message}`);
   }
@@ -126,7 +135,9 @@ export async function save(port, m) {
 export async function remove(port, id) {
   try {
     await send("DELETE", `${config.api.measurements}${id}/`);
+    const gone = port.measurements.find((m) => m.id === id);
     port.measurements = port.measurements.filter((m) => m.id !== id);
+    announce(port, "deleted", gone || { id });
     if (port.selected === id) port.selected = null;
   } catch (error) {
     port.viewer.notify(`Not deleted: ${error.message}`);

@@ -426,6 +426,7 @@ export class Viewport {
       try {
         const saved = await send("PATCH", `${config.api.measurements}${m.id}/`, { points: m.points });
         Object.assign(m, saved);
+        calipers.announce(this, "moved", m);
       } catch (error) {
         m.points = drag.before;
         this.viewer.notify(`Not moved: ${error.message}`);
