@@ -70,6 +70,7 @@ class Refs:
     read_measurement: Any = None  # another caliper of the reader on read_case's baseline (free to record)
     signed_task: Any = None  # reader2's baseline of read_case, signed
     quality_query: Any = None  # the reader's open image-quality query on read_task
+    adjudication: Any = None  # an open round of read_case, assigned to the adjudicator
     sessions: dict[str, str] = field(default_factory=dict)  # persona -> session key, logged in once per module
 
     def user(self, persona: str) -> Any:
@@ -167,6 +168,11 @@ def _reads(r: Refs) -> None:
     from reads.quality import quality_query_raise
 
     r.quality_query = quality_query_raise(actor=w.reader, task=r.read_task, message="Motion artefacts")
+    from reads.models import Adjudication
+
+    # A round as adjudication_evaluate opens it (its triggers are tested in tests/reads/test_adjudication.py).
+    r.adjudication = Adjudication.objects.create(case=r.read_case, round=1, triggers=["best_response"], up_to=0,
+                                                 adjudicator=w.adjudicator)
     # reader2 has signed, so only the reader's slot can move.
     r.reassign_body = {"from": "reader_a", "to": "reader_c", "reason": "Reader unavailable"}
 
@@ -642,6 +648,19 @@ READS_API: list[Route] = [
           extra=(("reader2", 403), ("qc", 404), ("sponsor", 404)), anon=401),
     Route("reads-api:read-task-reopen-approve", kwargs=pk("signed_task"), method="post", allow=("admin", 409),
           other_trial=B_ADMIN_404, extra=(("reader2", 403),), anon=401, label="nothing waits for approval"),
+    Route("reads-api:adjudication-list", query="trial=TRIAL-A", allow=("adjudicator", 200),
+          other_trial=("admin_b", EMPTY), reader=("reader", EMPTY), extra=(("qc", EMPTY), ("sponsor", EMPTY)),
+          anon=401),
+    Route("reads-api:adjudication-detail", kwargs=pk("adjudication"), allow=("adjudicator", 200),
+          other_trial=B_ADMIN_404, reader=READER_404, extra=(("admin", 200), ("qc", 404), ("sponsor", 404)), anon=401),
+    Route("reads-api:adjudication-decide", kwargs=pk("adjudication"), method="post",
+          body={"selected": 1, "reason_code": "measurement", "rationale": "Reader 1 measured T1 correctly.",
+                "password": PASSWORD},
+          allow=("adjudicator", 200), other_trial=B_ADMIN_404, reader=READER_404, extra=(("admin", 403),), anon=401),
+    Route("reads-api:read-results", query="trial=TRIAL-A", allow=("admin", 200), other_trial=B_ADMIN_404,
+          reader=READER_404, extra=(("sponsor", 200), ("adjudicator", 404), ("coordinator", 404)), anon=401),
+    Route("reads-api:read-metrics", query="trial=TRIAL-A", allow=("admin", 200), other_trial=B_ADMIN_404,
+          reader=READER_404, extra=(("qc", 200), ("sponsor", 200), ("adjudicator", 404)), anon=401),
     Route("reads-api:read-case-not-done", kwargs=pk("read_case"), method="post",
           body={"timepoint": "W8", "reason": "Visit missed"}, allow=("admin", 200), other_trial=B_ADMIN_404,
           reader=("reader", 403), extra=(("qc", 404),), anon=401),
