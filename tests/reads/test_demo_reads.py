@@ -8,6 +8,7 @@ from django.core.management import call_command
 from audit.models import AuditEvent
 from imaging.models import Measurement
 from reads.models import Lesion, Observation, ReadCase, ReadTask, Signature
+from reads.verification import signatures_verify
 from trials.choices import VisitState
 
 QUIET = {"stdout": open("/dev/null", "w")}  # noqa: SIM115
@@ -51,6 +52,8 @@ def test_seed_demo_signs_disagreeing_double_reads_and_leaves_cases_to_read(db, s
             assert {t.state for t in tasks if t.sequence == 0} == {"ready"}
             fresh.append(case.code)
     assert len(fresh) >= 2, fresh
+
+    assert signatures_verify().ok
 
     before = snapshot()
     call_command("seed_demo", **QUIET)
