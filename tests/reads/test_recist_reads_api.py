@@ -41,6 +41,7 @@ from reads.recist import (
     parse_case,
 )
 from reads.services import read_design_save
+from reads.verification import signatures_verify
 from tests.imaging.factories import make_series
 from tests.reads.factories import accept
 from tests.trials import factories as f
@@ -299,6 +300,9 @@ def test_example_case_read_through_the_api_gives_the_expected_responses(world, a
     assert compare_with_expected(result, expected) == []
     # Every follow-up's response carries the baseline sum it was measured against.
     assert {t.response["baseline_sum_mm"] for t in reader.tasks()[1:]} == {expected["baseline_sum_mm"]}
+    # Each signature still matches what it signed once the later timepoints are read.
+    report = signatures_verify()
+    assert report.ok and report.checked == len(case["followups"]) + 1, report.problems
 
 
 def test_with_the_default_charter_reading_stops_at_progression(world, api):
