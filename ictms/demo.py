@@ -114,8 +114,10 @@ def seed_demo(*, force: bool = False, images: bool = True, log: Callable[[str], 
         _participants(users, trial, sites, today, log)
     if images:
         from ictms.demo_images import seed_demo_images
+        from ictms.demo_reads import seed_demo_reads
 
         seed_demo_images(trial=trial, users=users, plan=image_plan(), log=log)
+        seed_demo_reads(trial=trial, log=log)
     return trial
 
 

@@ -38,7 +38,8 @@ GROWTH = {
 }
 
 
-def _lesions(subject_code: str, timepoint: str) -> list[synthetic.Lesion]:
+def phantom_lesions(subject_code: str, timepoint: str) -> list[synthetic.Lesion]:
+    """The lesions drawn in a visit's images (liver, lung): the truth the demo readers measure."""
     pattern = GROWTH["grows" if subject_code.endswith(("2", "4")) else "shrinks"]
     liver, lung = pattern.get(timepoint, pattern["SCR"])
     return [
@@ -54,7 +55,7 @@ def _uploads(visit: Visit, scan_date: dt.date, thickness: float, index: int) -> 
     )
     series = synthetic.make_ct_series(
         SLICES, rows=SIZE, cols=SIZE, pixel_spacing=PIXEL, slice_thickness=thickness, contrast=True,
-        study_date=scan_date, patient=patient, lesions=_lesions(participant.subject_code, visit.timepoint.code),
+        study_date=scan_date, patient=patient, lesions=phantom_lesions(participant.subject_code, visit.timepoint.code),
         seed=index * 10 + visit.timepoint.order, series_number=2,
         series_description=f"CAP PORTAL {thickness:g}MM",
     )
