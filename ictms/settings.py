@@ -301,6 +301,7 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "trials.choices.Role",
         "QueryStateEnum": "imaging.choices.QueryState",
         "QcReasonEnum": "imaging.choices.QcReason",
+        "AdjudicationReasonEnum": "reads.choices.AdjudicationReason",
     },
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -130,12 +130,33 @@ def _results_trial(request: Request) -> tuple[Any, Any]:
     return trial, access
 
 
+class ResultRowSerializer(serializers.Serializer):
+    case = serializers.CharField()
+    subject_code = serializers.CharField()
+    timepoint = serializers.CharField()
+    timepoint_code = serializers.CharField()
+    timepoint_order = serializers.IntegerField()
+    source = serializers.ChoiceField(choices=ResultSource.choices)
+    reader = serializers.IntegerField(allow_null=True)
+    overall = serializers.CharField(allow_null=True)
+    sum_mm = serializers.FloatField(allow_null=True)
+    target = serializers.CharField(allow_null=True)
+    non_target = serializers.CharField(allow_null=True)
+    new_lesions = serializers.CharField(allow_null=True)
+    best_response = serializers.CharField(allow_null=True)
+    progression_timepoint = serializers.CharField(allow_null=True)
+
+
 class ReadResultsView(APIView):
     """`GET /api/read-results/?trial=CODE`: each case's result per timepoint (admin, sponsor).
 
     Pending rows (an adjudication is open) are the admin's only; the sponsor sees final rows.
     """
 
+    serializer_class = ResultRowSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("trial", str, required=True)],
+                   responses=inline_serializer("ReadResults", {"results": ResultRowSerializer(many=True)}))
     def get(self, request: Request) -> Response:
         trial, access = _results_trial(request)
         rows = adj.case_results(trial=trial)
@@ -148,6 +169,10 @@ class ReadMetricsView(APIView):
     """`GET /api/read-metrics/?trial=CODE`: reader metrics of reads.md (admin by name; QC and sponsor
     with stable pseudonyms)."""
 
+    @extend_schema(parameters=[OpenApiParameter("trial", str, required=True)],
+                   responses=inline_serializer("ReadMetrics", {
+                       "overall": serializers.DictField(), "readers": serializers.ListField(),
+                       "pairs": serializers.ListField(), "p_charts": serializers.ListField()}))
     def get(self, request: Request) -> Response:
         code = request.query_params.get("trial", "")
         trial = trial_get_for_user(user=request.user, code=code)
