@@ -74,6 +74,23 @@ def seed_demo_reads(*, trial: Trial, log: Callable[[str], None]) -> None:
             signed += 1
         if signed:
             log(f"{plan.reader} read {plan.subject_code} ({assignment.case.code}): {signed} timepoint(s) signed")
+    _decide(trial, "103-001", chosen_reader="reader2", password=password, log=log)
+
+
+def _decide(trial: Trial, subject_code: str, *, chosen_reader: str, password: str, log: Callable[[str], None]) -> None:
+    """The adjudicator decides one of the demo's disagreements (the other stays open for a newcomer)."""
+    from reads.adjudication import adjudication_decide
+    from reads.models import Adjudication
+
+    adjudication = (Adjudication.objects.select_related("adjudicator", "case")
+                    .filter(case__trial=trial, case__participant__subject_code=subject_code, state="open").first())
+    if adjudication is None or not adjudication.adjudicator.check_password(password):
+        return
+    slot = ReadAssignment.objects.get(case=adjudication.case, reader__username=chosen_reader).slot
+    adjudication_decide(actor=adjudication.adjudicator, adjudication=adjudication, selected=slot,
+                        reason_code="new_lesion_call", password=password,
+                        rationale="The new liver lesion at Week 16 is unequivocal on the portal venous phase.")
+    log(f"adjudicator decided {adjudication.case.code}: Reader {slot}")
 
 
 def _started(task: ReadTask) -> bool:

@@ -16,8 +16,11 @@ QUIET = {"stdout": open("/dev/null", "w")}  # noqa: SIM115
 
 def snapshot() -> tuple:
     tasks = tuple(ReadTask.objects.order_by("pk").values_list("pk", "state", "response"))
+    from reads.models import Adjudication
+
     return (tasks, Signature.objects.count(), Lesion.objects.count(), Observation.objects.count(),
-            Measurement.objects.count(), AuditEvent.objects.count())
+            Measurement.objects.count(), AuditEvent.objects.count(),
+            tuple(Adjudication.objects.order_by("pk").values_list("pk", "state")))
 
 
 def test_seed_demo_signs_disagreeing_double_reads_and_leaves_cases_to_read(db, settings):
@@ -54,6 +57,10 @@ def test_seed_demo_signs_disagreeing_double_reads_and_leaves_cases_to_read(db, s
     assert len(fresh) >= 2, fresh
 
     assert signatures_verify().ok
+    from reads.models import Adjudication
+
+    # The disagreements opened adjudications: one decided by the demo adjudicator, one left open.
+    assert sorted(Adjudication.objects.values_list("state", flat=True)) == ["decided", "open"]
 
     before = snapshot()
     call_command("seed_demo", **QUIET)
