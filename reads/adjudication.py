@@ -113,7 +113,8 @@ def _notify(adjudication: Adjudication) -> None:
     user = adjudication.adjudicator
     if not user.email:
         return
-    link = settings.SITE_URL.rstrip("/") + reverse("reads:adjudications", kwargs={"code": adjudication.case.trial.code})
+    link = settings.SITE_URL.rstrip("/") + reverse(
+        "reads:adjudication", kwargs={"code": adjudication.case.trial.code, "adjudication_id": adjudication.pk})
     send_mail(
         subject=f"[ICTMS] Adjudication of {adjudication.case.code} in {adjudication.case.trial.code}",
         message=(f"Hello {user.get_full_name() or user.username},\n\nThe two reads of case {adjudication.case.code} "

@@ -1,7 +1,7 @@
 """Routes of the reads pages (under /t/<code>/reads/)."""
 from django.urls import include, path
 
-from reads import quality_views, views
+from reads import adjudication_views, quality_views, views
 
 app_name = "reads"
 
@@ -10,7 +10,12 @@ trial_urlpatterns = [
     path("assignment/", views.assignment, name="assignment"),
     path("cases/<int:case_id>/reassign/", views.case_reassign, name="case-reassign"),
     path("worklist/", views.worklist, name="worklist"),
-    path("adjudications/", views.adjudications, name="adjudications"),
+    path("adjudications/", adjudication_views.adjudications, name="adjudications"),
+    path("adjudications/<int:adjudication_id>/", adjudication_views.adjudication, name="adjudication"),
+    path("adjudications/<int:adjudication_id>/images/", adjudication_views.adjudication_images,
+         name="adjudication-images"),
+    path("results/", adjudication_views.results, name="results"),
+    path("metrics/", adjudication_views.metrics, name="metrics"),
     path("tasks/<int:task_id>/", views.task, name="task"),
     path("quality-queries/", quality_views.quality_queries, name="quality-queries"),
 ]

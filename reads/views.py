@@ -1,5 +1,5 @@
 """Pages of the reads app: the read design and reader assignment (trial admin), the reader's worklist and
-task page, the adjudicator's list (reads.md).
+task page (reads.md); adjudication, results and metrics are reads.adjudication_views.
 
 Readers and adjudicators see case codes, timepoint labels and days since baseline only: these pages
 never show a subject code, site, arm or date to them. The assignment page is the one place where case
@@ -128,7 +128,7 @@ def case_reassign(request: HttpRequest, access: TrialAccess, case_id: int) -> Ht
     return _assignment_page(request, access, failed=(case.pk, form))
 
 
-# --- the reader's worklist and the adjudicator's list ---------------------------------------------------
+# --- the reader's worklist (the adjudicator's list is reads.adjudication_views) ---------------------------------------------------
 
 @trial_page("read_images")
 def worklist(request: HttpRequest, access: TrialAccess) -> HttpResponse:
@@ -142,12 +142,6 @@ def worklist(request: HttpRequest, access: TrialAccess) -> HttpResponse:
         "trial": access.trial, "access": access, "work": work, "cases": cases,
         "open_states": [s.value for s in OPEN_TASK_STATES],
     })
-
-
-@trial_page("adjudicate")
-def adjudications(request: HttpRequest, access: TrialAccess) -> HttpResponse:
-    """The adjudicator's rounds (none yet: adjudication opens when two reads of a case disagree)."""
-    return render(request, "reads/adjudications.html", {"trial": access.trial, "access": access, "rounds": []})
 
 
 # --- one read task (its own reader only) ----------------------------------------------------------------

@@ -66,3 +66,65 @@ def stacked_bar_chart(rows: Sequence[tuple[str, Sequence[int]] | tuple[str, Sequ
     ticks = [(round(label_width + plot_width * f, 1), f"{round(top_value * f)}{unit}") for f in (0, 0.5, 1)]
     axis_y = top + max(len(rows), 1) * (bar_height + gap)
     return Chart(width, axis_y + 14, label_width, plot_width, bar_height, bars, list(keys), ticks, axis_y)
+
+
+@dataclass(frozen=True)
+class ControlPoint:
+    label: str
+    value: float  # 0..1
+    lower: float
+    upper: float
+    out_of_control: bool
+    x: float
+    y: float
+    lower_y: float
+    upper_y: float
+    text: str  # what the point says in words (its <title> and the screen-reader list)
+
+
+@dataclass(frozen=True)
+class ControlChart:
+    """A p-chart laid out for an inline SVG (reads/_p_chart.html): points joined by a line, the
+    centre line, and each point's upper and lower control limits drawn as steps."""
+
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    centre_y: float | None
+    points: list[ControlPoint]
+    line: str  # polyline points of the series
+    upper_line: str
+    lower_line: str
+    ticks: list[tuple[float, str]]
+
+    @property
+    def label_y(self) -> int:
+        return self.bottom + 14
+
+
+def control_chart(points: Sequence[tuple[str, float, float, float, bool]], centre: float | None, *,
+                  width: int = 640, height: int = 200) -> ControlChart:
+    """Lay out (label, p, lower limit, upper limit, out of control) points, all shares of 1, on a 0–100 % axis."""
+    left, right, top, bottom = 44, width - 12, 8, height - 22
+
+    def y(value: float) -> float:
+        return round(bottom - (bottom - top) * max(0.0, min(1.0, value)), 1)
+
+    step = (right - left) / max(len(points), 1)
+    laid: list[ControlPoint] = []
+    upper: list[str] = []
+    lower: list[str] = []
+    for index, (label, p, lo, hi, out) in enumerate(points):
+        x = round(left + step * (index + 0.5), 1)
+        x0, x1 = round(left + step * index, 1), round(left + step * (index + 1), 1)
+        upper += [f"{x0},{y(hi)}", f"{x1},{y(hi)}"]
+        lower += [f"{x0},{y(lo)}", f"{x1},{y(lo)}"]
+        text = (f"{label}: {p * 100:.1f} % (limits {lo * 100:.1f}–{hi * 100:.1f} %)"
+                + (", out of control" if out else ""))
+        laid.append(ControlPoint(label, p, lo, hi, out, x, y(p), y(lo), y(hi), text))
+    ticks = [(y(f), f"{round(f * 100)} %") for f in (0, 0.5, 1)]
+    return ControlChart(width, height, left, right, top, bottom, None if centre is None else y(centre), laid,
+                        " ".join(f"{p.x},{p.y}" for p in laid), " ".join(upper), " ".join(lower), ticks)

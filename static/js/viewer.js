@@ -48,6 +48,8 @@ class Viewer {
     } else {
       await this.ports[0].setSeries(first);
     }
+    // A page may open the viewer at one image (the adjudication page's measurement links).
+    if (config.goTo) await this.goTo(config.goTo);
   }
 
   bindToolbar() {
