@@ -134,11 +134,36 @@ function render(detail, key = focusKey()) {
   renderResult(detail);
   renderLesions(detail);
   renderNewLesionQuestion(detail);
+  renderQualityQueries(detail);
   renderCurrent();
   // The result box sticks to the top of the side panel: keep focused controls from scrolling under it.
   const side = $("reading-panel").closest(".vw-side");
   if (side) side.style.scrollPaddingTop = `${$("reading-result").offsetHeight + 8}px`;
   restoreFocus(key);
+}
+
+function renderQualityQueries(detail) {
+  const queries = detail.quality_queries || [];
+  const list = $("quality-list");
+  $("quality-queries").hidden = queries.length === 0;
+  list.replaceChildren(...queries.map((q) => h("li", { class: `rd-quality rd-quality-${q.state}` },
+    h("p", {}, h("strong", {}, q.state === "open" ? "Waiting for QC: " : "QC answered: "), q.message),
+    q.answer ? h("p", { class: "rd-answer" }, q.answer) : "")));
+}
+
+function bindQualityQuery() {
+  const form = $("quality-form");
+  if (!form) return;
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const message = $("quality-message").value.trim();
+    const errorEl = $("quality-error");
+    if (!message) { errorEl.textContent = "Say what is wrong with the images."; return; }
+    run(() => send("POST", `${cfg.api.task}quality-queries/`, { message }), errorEl, () => {
+      form.reset();
+      status("Your query was sent to QC.");
+    });
+  });
 }
 
 function renderResult(detail) {
@@ -461,6 +486,7 @@ async function start() {
   bindBaselineForm();
   bindFollowUpForms();
   bindSigning();
+  bindQualityQuery();
   if (sessionStorage.getItem(`ictms-signed-${cfg.task}`)) {
     sessionStorage.removeItem(`ictms-signed-${cfg.task}`);
     const signature = $("signature");

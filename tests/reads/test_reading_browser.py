@@ -236,3 +236,26 @@ def test_signing_an_incomplete_follow_up_lists_what_is_missing_in_the_dialog(pag
     expect(page.locator("#sign-dialog")).to_be_visible()
     tasks["W8"].refresh_from_db()
     assert tasks["W8"].state == "in_progress"
+
+
+def test_the_reader_asks_qc_about_image_quality_from_the_task(page, world):
+    from reads.models import QualityQuery
+    from reads.quality import quality_query_answer
+
+    case = imaged_case(world, ("BL", "W8"))
+    task = ReadTask.objects.get(assignment__case=case, assignment__reader=world.reader, sequence=0)
+    browser_login(page, "reader_a")
+    page.goto(f"/t/TRIAL-A/reads/tasks/{task.pk}/")
+    wait_reading(page)
+    press(page, page.locator("#quality-query summary"), "Enter")
+    page.locator("#quality-message").focus()
+    page.keyboard.type("Only the arterial phase was sent: the liver cannot be assessed.")
+    press(page, page.locator("#quality-form button[type=submit]"), "Enter")
+    expect(page.locator("#quality-list")).to_contain_text("Waiting for QC: Only the arterial phase was sent")
+    query = QualityQuery.objects.get(task=task)
+    quality_query_answer(actor=world.qc, query=query, message="The portal venous series was re-sent as series 4.")
+    page.reload()
+    wait_reading(page)
+    expect(page.locator("#quality-list")).to_contain_text("QC answered")
+    expect(page.locator("#quality-list")).to_contain_text("series 4")
+    assert "qc_a" not in body_text(page)
