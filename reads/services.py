@@ -23,7 +23,7 @@ from ictms.lib.history import stamp
 from reads import assignment as balance
 from reads import selectors
 from reads.choices import READ_TASK_MACHINE, SETTLED_TASK_STATES, Paradigm, ReadTaskState, Trigger
-from reads.models import ReadAssignment, ReadCase, ReadDesign, ReaderSeed, ReadTask
+from reads.models import Lesion, Observation, ReadAssignment, ReadCase, ReadDesign, ReaderSeed, ReadTask
 from trials.choices import Role, VisitState
 from trials.models import Membership, Participant, Trial, Visit
 from trials.services import require_trial_perm
@@ -266,6 +266,19 @@ def read_case_reassign(*, actor: User, case: ReadCase, from_username: str, to_us
         raise DomainError(f"{from_username} has signed a timepoint of case {case.code}: the case can no longer be "
                           "reassigned (re-open the read instead).")
     previous = assignment.reader
+    # The previous reader's unsigned entries are their work, never the next reader's: they go.
+    dropped = 0
+    for obs in Observation.objects.filter(task__assignment=assignment):
+        stamp(obs, actor, reason)
+        obs.delete()
+        dropped += 1
+    for lesion in Lesion.objects.filter(assignment=assignment):
+        stamp(lesion, actor, reason)
+        lesion.delete()
+    for task in assignment.tasks.exclude(new_lesions_none=False):
+        task.new_lesions_none = False
+        stamp(task, actor, reason)
+        task.save(update_fields=["new_lesions_none"])
     assignment.reader = target
     assignment.order_key = balance.order_key(_reader_seed(case.trial, target), case.code)
     stamp(assignment, actor, reason)
@@ -274,6 +287,7 @@ def read_case_reassign(*, actor: User, case: ReadCase, from_username: str, to_us
         transition(READ_TASK_MACHINE, task, ReadTaskState.READY, actor=actor, trial=case.trial, reason=reason,
                    bookkeeping={"started_at": None, "active_seconds": 0})
     audit_record(actor=actor, action=AuditAction.READ_CASE_REASSIGN, target=assignment, trial=case.trial, reason=reason,
-                 changes={"reader": [previous.username, target.username]}, data={"case": case.code, "slot": assignment.slot})
+                 changes={"reader": [previous.username, target.username]},
+                 data={"case": case.code, "slot": assignment.slot, "observations_dropped": dropped})
     return assignment
 

@@ -249,3 +249,21 @@ def test_a_visit_is_read_once_every_reader_signed_it(world, case):
     reading.read_task_reopen(actor=world.admin, task=_task(world, case, "BL"), reason="Re-read")
     visit.refresh_from_db()
     assert visit.state == VisitState.ACCEPTED
+
+
+def test_a_reassigned_case_leaves_the_previous_readers_entries_behind(world, case):
+    from reads.models import Lesion, Observation
+    from reads.services import read_case_reassign
+
+    f.member(world.trial, "reader", username="reader_c")
+    from reads.services import read_design_save
+
+    read_design_save(actor=world.admin, trial=world.trial, paradigm="double", readers=["reader_a", "reader_b", "reader_c"],
+                     adjudicators=["adjudicator_a"])
+    bl, _lesions, _nt = _baseline(world, case)
+    assignment = read_case_reassign(actor=world.admin, case=case, from_username="reader_a", to_username="reader_c",
+                                    reason="Reader on leave")
+    assert not Lesion.objects.filter(assignment=assignment).exists()
+    assert not Observation.objects.filter(task__assignment=assignment).exists()
+    bl.refresh_from_db()
+    assert bl.state == "ready"
