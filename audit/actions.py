@@ -89,3 +89,6 @@ class AuditAction(models.TextChoices):
     ADJUDICATION_DECIDE = "adjudication.decide", "Adjudication decided and signed"
     ADJUDICATION_DECIDE_FAILED = "adjudication.decide_failed", "Adjudication signature refused (wrong password)"
     ADJUDICATION_STATE_CHANGE = "adjudication.state_change", "Adjudication state changed"
+    READ_PACKAGE_REQUEST = "read_package.request", "Read package requested"
+    READ_PACKAGE_STATE_CHANGE = "read_package.state_change", "Read package build state changed"
+    READ_PACKAGE_DOWNLOAD = "read_package.download", "Read package downloaded"

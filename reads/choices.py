@@ -170,3 +170,22 @@ class ResultSource(models.TextChoices):
     ADJUDICATION = "adjudication", "Adjudicated"
     SINGLE = "single", "Single read"
     PENDING = "pending", "Pending adjudication"
+
+
+class ReadPackageState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+# reads.md "Read package": a Celery task builds it; a retry rebuilds from scratch (building -> queued
+# -> building), and only the final save of a complete build marks it ready.
+READ_PACKAGE_MACHINE = StateMachine.build(
+    name="read_package", field="state", choices=ReadPackageState, audit_action=AuditAction.READ_PACKAGE_STATE_CHANGE,
+    transitions={
+        ReadPackageState.QUEUED: {ReadPackageState.BUILDING, ReadPackageState.FAILED},
+        ReadPackageState.BUILDING: {ReadPackageState.READY, ReadPackageState.FAILED, ReadPackageState.QUEUED},
+        ReadPackageState.FAILED: {ReadPackageState.QUEUED},
+    },
+)

@@ -17,6 +17,7 @@ from reads.choices import (
     ADJUDICATION_MACHINE,
     DEFAULT_TRIGGERS,
     QUALITY_QUERY_MACHINE,
+    READ_PACKAGE_MACHINE,
     READ_TASK_MACHINE,
     REOPEN_MACHINE,
     AdjudicationReason,
@@ -27,6 +28,7 @@ from reads.choices import (
     ObservationKind,
     Paradigm,
     QualityQueryState,
+    ReadPackageState,
     ReadTaskState,
     ReopenState,
     ReportedRead,
@@ -319,3 +321,29 @@ class Adjudication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} round {self.round} ({self.state})"
+
+
+class ReadPackage(models.Model):
+    """A sponsor read package of one trial (reads.md "Read package"): built by a Celery task into storage."""
+
+    trial = models.ForeignKey("trials.Trial", on_delete=models.PROTECT, related_name="read_packages")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    cutoff = models.DateField(null=True, blank=True, help_text="Only visits scanned on or before this date.")
+    subjects = models.JSONField(null=True, blank=True, help_text="Subject codes to include (blank: every subject).")
+    state = models.CharField(max_length=16, choices=ReadPackageState.choices, default=ReadPackageState.QUEUED)
+    files_written = models.PositiveIntegerField(default=0)
+    files_total = models.PositiveIntegerField(default=0)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    storage_key = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [READ_PACKAGE_MACHINE.check_constraint()]
+
+    def __str__(self) -> str:
+        return f"Read package {self.pk} of {self.trial_id} ({self.state})"

@@ -74,6 +74,12 @@ def _adjudication(world: Any) -> models.Model:
     return Adjudication.objects.create(case=task.assignment.case, round=1, up_to=1, adjudicator=world.adjudicator)
 
 
+def _read_package(world: Any) -> models.Model:
+    from reads.models import ReadPackage
+
+    return ReadPackage.objects.create(trial=world.trial, requested_by=world.sponsor)
+
+
 # One saved row per machine (the machine's name -> how to make it).
 ROWS: dict[str, Callable[[Any], models.Model]] = {
     "trial": lambda world: world.trial,
@@ -87,6 +93,7 @@ ROWS: dict[str, Callable[[Any], models.Model]] = {
     "read_reopen": _reopen_request,
     "read_quality_query": _quality_query,
     "adjudication": _adjudication,
+    "read_package": _read_package,
 }
 
 
