@@ -2,7 +2,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from reads import adjudication_api, api
+from reads import adjudication_api, api, package_api
 
 app_name = "reads-api"
 
@@ -12,6 +12,7 @@ router.register("read-cases", api.ReadCaseViewSet, basename="read-case")
 router.register("read-tasks", api.ReadTaskViewSet, basename="read-task")
 router.register("read-quality-queries", api.QualityQueryViewSet, basename="read-quality-query")
 router.register("adjudications", adjudication_api.AdjudicationViewSet, basename="adjudication")
+router.register("read-packages", package_api.ReadPackageViewSet, basename="read-package")
 
 urlpatterns = [
     path("trials/<str:code>/read-design/", api.ReadDesignView.as_view(), name="read-design"),
