@@ -71,6 +71,7 @@ class Refs:
     signed_task: Any = None  # reader2's baseline of read_case, signed
     quality_query: Any = None  # the reader's open image-quality query on read_task
     adjudication: Any = None  # an open round of read_case, assigned to the adjudicator
+    read_package: Any = None  # a built (ready) read package of trial A, requested by the sponsor
     sessions: dict[str, str] = field(default_factory=dict)  # persona -> session key, logged in once per module
 
     def user(self, persona: str) -> Any:
@@ -175,6 +176,34 @@ def _reads(r: Refs) -> None:
                                                  adjudicator=w.adjudicator)
     # reader2 has signed, so only the reader's slot can move.
     r.reassign_body = {"from": "reader_a", "to": "reader_c", "reason": "Reader unavailable"}
+    r.read_package = _ready_package(w)
+
+
+def _ready_package(w: Any) -> Any:
+    """A built read package of trial A (a small zip in storage), as the build task leaves it."""
+    import datetime as dt
+    import hashlib
+    import io
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from reads.models import ReadPackage
+    from reads.package.manifest import write_manifest
+    from reads.package.zipwriter import PackageZipWriter
+
+    buffer = io.BytesIO()
+    with PackageZipWriter(buffer) as writer:
+        writer.add_bytes("reads/results.csv", b"subject,visit\n")
+        write_manifest(writer, trial="TRIAL-A", cutoff=None, created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                       created_by="SPONSOR", software_version="test")
+    data = buffer.getvalue()
+    package = ReadPackage.objects.create(trial=w.trial, requested_by=w.sponsor, state="ready", files_written=1,
+                                         files_total=1, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                                         storage_key="packages/TRIAL-A/read-package-route.zip", built_at=timezone.now())
+    default_storage.save(package.storage_key, ContentFile(data))
+    return package
 
 
 @pytest.fixture(scope="module")
@@ -684,6 +713,19 @@ READS_API: list[Route] = [
     Route("reads-api:read-case-not-done", kwargs=pk("read_case"), method="post",
           body={"timepoint": "W8", "reason": "Visit missed"}, allow=("admin", 200), other_trial=B_ADMIN_404,
           reader=("reader", 403), extra=(("qc", 404),), anon=401),
+    # Read packages (reads.md "Read package"): the trial's sponsor and admins only; everyone else 404 or no rows.
+    Route("reads-api:read-package-list", query="trial=TRIAL-A", allow=("sponsor", 200), other_trial=("admin_b", EMPTY),
+          reader=("reader", EMPTY), extra=(("admin", 200), ("qc", EMPTY), ("adjudicator", EMPTY), ("auditor", EMPTY)),
+          anon=401),
+    Route("reads-api:read-package-list", method="post", body={"trial": "TRIAL-A"}, allow=("sponsor", 201),
+          other_trial=B_ADMIN_404, reader=READER_404, extra=(("admin", 201), ("qc", 404), ("auditor", 404)),
+          anon=401, label="request"),
+    Route("reads-api:read-package-detail", kwargs=pk("read_package"), allow=("sponsor", 200), other_trial=B_ADMIN_404,
+          reader=READER_404, extra=(("admin", 200), ("adjudicator", 404), ("qc", 404), ("coordinator", 404)),
+          anon=401, marker=lambda refs: refs.read_package.sha256),
+    Route("reads-api:read-package-download", kwargs=pk("read_package"), allow=("sponsor", 200),
+          other_trial=B_ADMIN_404, reader=READER_404, extra=(("admin", 200), ("auditor", 404), ("coordinator", 404)),
+          anon=401, json=False, marker=lambda refs: "manifest.json"),
 ]
 
 MATRIX: list[Route] = API + READS_API + PAGES + DICOMWEB
