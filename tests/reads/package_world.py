@@ -18,7 +18,8 @@ from tests.trials import factories as f
 PASSWORD = f.PASSWORD
 
 
-def _imaged(world: Any, code: str) -> ReadCase:
+def imaged_subject(world: Any, code: str) -> ReadCase:
+    """A new participant of site 101 whose BL and W8 (56 days apart) have a stored 2-slice CT and are accepted."""
     from tests.imaging.factories import make_series
 
     p = f.participant(world.coordinator, world.site, code)
@@ -37,7 +38,7 @@ def package_world(world: Any, agreed: ReadCase, *, pending: bool = True) -> dict
     (101-001, imaged BL/W8/W16, double read); returns the cases by subject code."""
     _read(world, agreed, world.reader, 20)
     _read(world, agreed, world.reader2, 22)
-    adjudicated = _imaged(world, "101-003")
+    adjudicated = imaged_subject(world, "101-003")
     _read(world, adjudicated, world.reader, 20)
     _read(world, adjudicated, world.reader2, 41, new="unequivocal")
     round_ = Adjudication.objects.get(case=adjudicated)
@@ -45,7 +46,7 @@ def package_world(world: Any, agreed: ReadCase, *, pending: bool = True) -> dict
                         reason_code="new_lesion_call", rationale="The liver lesion is new.", password=PASSWORD)
     cases = {"101-001": agreed, "101-003": adjudicated}
     if pending:
-        open_case = _imaged(world, "101-004")
+        open_case = imaged_subject(world, "101-004")
         _read(world, open_case, world.reader, 20)
         _read(world, open_case, world.reader2, 41, new="unequivocal")
         cases["101-004"] = open_case

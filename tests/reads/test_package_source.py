@@ -74,3 +74,19 @@ def test_a_constant_number_of_queries(world, case):  # noqa: F811
     with CaptureQueriesContext(connection) as one:
         package_input(world.trial, subjects=["101-001"])
     assert len(one) == len(two)
+
+
+def test_a_single_read_is_accepted_at_every_timepoint(world):
+    from tests.reads.factories import double_read
+    from tests.reads.package_world import imaged_subject
+    from tests.reads.test_adjudication import _read
+
+    double_read(world, paradigm="single", readers=["reader_a"])
+    single = imaged_subject(world, "101-005")
+    _read(world, single, world.reader, 20)
+    trial = package_input(world.trial).trial
+    validate_trial(trial)
+    [subject] = trial.subjects
+    [read] = subject.reads
+    assert (subject.code, read.slot, read.accepted_visitnums) == ("101-005", 1, frozenset({Decimal(1), Decimal(2)}))
+    assert subject.final_source(Decimal(2)) == "SINGLE READ"
