@@ -46,7 +46,6 @@ class PackageSource:
     tasks: list[ReadTask] = field(default_factory=list)  # the included (signed) tasks
     visits: dict[tuple[str, Decimal], Any] = field(default_factory=dict)  # (subject code, VISITNUM) -> Visit
     referenced: dict[tuple[str, Decimal], list[str]] = field(default_factory=dict)  # -> SOP instance UIDs measured
-    slots: dict[int, tuple[int, int]] = field(default_factory=dict)  # reader id -> (case id, slot)
     adjudications: list[Adjudication] = field(default_factory=list)
 
 
@@ -176,7 +175,9 @@ def package_input(trial: Trial, *, cutoff: dt.date | None = None,
                 and (t.sequence == 0 or t.sequence in final[t.assignment.case_id])
                 and not (single and t.assignment.slot != 1)]
     task_ids = {t.pk for t in included}
-    lesions = list(Lesion.objects.filter(created_in_id__in=task_ids).order_by("assignment_id", "kind", "number"))
+    rank = {LesionType.TARGET: 0, LesionType.NON_TARGET: 1, LesionType.NEW: 2}
+    lesions = sorted(Lesion.objects.filter(created_in_id__in=task_ids),
+                     key=lambda les: (les.assignment_id, rank[LesionType(les.kind)], les.number))
     observations = list(Observation.objects.filter(task_id__in=task_ids, lesion__created_in_id__in=task_ids)
                         .select_related("measurement__instance__series__study").order_by("task_id", "lesion_id"))
     visit_ids = {t.visit_id for t in included}
@@ -211,7 +212,6 @@ def package_input(trial: Trial, *, cutoff: dt.date | None = None,
             if {t.sequence for t in slot_tasks} != set(timepoints):
                 continue  # never for final results: both reads are signed at every final timepoint
             assignment = slot_tasks[0].assignment
-            source.slots[assignment.reader_id] = (case.pk, slot)
             by_task = {t.pk: t for t in slot_tasks}
             read_lesions = [les for les in lesions if les.assignment_id == assignment.pk]
             lesion_by_pk = {les.pk: les for les in read_lesions}

@@ -42,7 +42,7 @@ from reads.choices import READ_PACKAGE_MACHINE, ReadPackageState
 from reads.models import ReadPackage
 from reads.package.build import document_paths, timepoint_folder, write_read_documents
 from reads.package.manifest import write_manifest
-from reads.package.model import ADJUDICATOR, evaluator_name
+from reads.package.model import ADJUDICATOR, PackageInputError, evaluator_name
 from reads.package.zipwriter import CHUNK, FileEntry, PackageZipWriter
 from reads.package_source import PackageSource, evidence_header, evidence_instances, package_input
 from trials.choices import Role
@@ -307,7 +307,7 @@ def read_package_build(*, package_id: int) -> ReadPackage:
             saved = default_storage.save(key, File(handle, name=key))
             if saved != key:
                 raise RuntimeError(f"storage saved {key!r} as {saved!r}")
-    except DomainError as exc:
+    except (DomainError, PackageInputError) as exc:  # the data, not the worker: retrying would not help
         package.refresh_from_db()
         transition(READ_PACKAGE_MACHINE, package, ReadPackageState.FAILED, actor=None, trial=package.trial,
                    reason=str(exc)[:500], fields={"error": str(exc)})
