@@ -144,3 +144,25 @@ def test_only_the_sponsor_and_admins_see_packages(world, built, api, persona):
 def test_anonymous_is_refused(world, api):
     assert api().get(URL).status_code in (401, 403)
     assert api().post(URL, {"trial": "TRIAL-A"}, format="json").status_code in (401, 403)
+
+
+def test_a_build_that_breaks_midway_is_never_ready_and_the_retry_completes_it(world, case, api, monkeypatch):  # noqa: F811
+    from reads import packages
+
+    package_world(world, case, pending=False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(packages, "write_read_documents", broken)
+    with pytest.raises(RuntimeError):
+        api(world.sponsor).post(URL, {"trial": "TRIAL-A"}, format="json")
+    package = ReadPackage.objects.get()
+    assert package.state == "failed" and "worker lost" in package.error and not package.sha256
+    assert 0 < package.files_written < package.files_total  # the images were written, then it broke
+    monkeypatch.undo()
+    from reads.tasks import read_package_build_task
+
+    read_package_build_task.delay(package.pk)
+    package.refresh_from_db()
+    assert package.state == "ready" and package.files_written == package.files_total and package.error == ""
