@@ -60,7 +60,9 @@ def _months(first: str, last: str) -> list[str]:
 def _monthly(request: HttpRequest, access: TrialAccess, visits: list[Any]) -> dict[str, Any]:
     enrolled = Counter(_month(consent or created) for consent, created in trial_selectors.participant_list_for_user(
         user=request.user, trial=access.trial).values_list("consent_date", "created_at"))
-    received = Counter(_month(v.received_at) for v in visits if v.received_at is not None)
+    # When the images arrived (a visit accepted without a recorded arrival counts when it was accepted).
+    arrived = [v.received_at or v.accepted_at for v in visits if v.state != VisitState.EXPECTED]
+    received = Counter(_month(at) for at in arrived if at is not None)
     seen = sorted(set(enrolled) | set(received))
     months = _months(seen[0], seen[-1]) if seen else []
     rows = [(m, enrolled.get(m, 0), received.get(m, 0)) for m in months]

@@ -237,7 +237,7 @@ def waterfall_chart(bars: Sequence[tuple[str, str, float]], *, references: Seque
     left, right, top, bottom = 48, width - 12, 8, height - 22
     lo, hi = _pct_range([v for _k, _l, v in bars], references)
     y = _axis(lo, hi, top, bottom)
-    step = (right - left) / max(len(bars), 1)
+    step = min((right - left) / max(len(bars), 1), 48.0)  # a few subjects do not make slabs
     gap = min(4.0, step / 4)
     laid = []
     for i, (key, label, value) in enumerate(bars):

@@ -110,7 +110,8 @@ def test_progress_counts(page_client, world, final_and_pending):
     assert "final result</th><td>1</td><td>3</td>" in reading
     monthly = text[text.index('id="monthly-table"'):]
     this_month = dt.date.today().strftime("%Y-%m")
-    assert f'<th scope="row">{this_month}</th>' in monthly
+    # 3 participants (the world's 101-001 and 102-001, and 101-002); 5 visits received, all this month.
+    assert f'<th scope="row">{this_month}</th><td>3</td><td>5</td>' in monthly
 
 
 def _count(page_client, world) -> int:
