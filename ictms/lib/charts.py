@@ -194,9 +194,12 @@ def _axis(lo: float, hi: float, top: int, bottom: int) -> Callable[[float], floa
     return y
 
 
+def _tick_step(span: float) -> float:
+    return next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if span / s <= 6), 1000 * (span // 6000 + 1))
+
+
 def _nice_ticks(lo: float, hi: float, unit: str) -> list[tuple[float, str]]:
-    span = hi - lo
-    step = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if span / s <= 6), 1000 * (span // 6000 + 1))
+    step = _tick_step(hi - lo)
     first = -(-lo // step) * step
     out: list[tuple[float, str]] = []
     value = first
@@ -210,7 +213,9 @@ def trend_chart(categories: Sequence[str], series: Sequence[tuple[str, str, Sequ
                 width: int = 640, height: int = 200) -> Plot:
     """Lines over categories (e.g. months): series are (css key, label, one count per category)."""
     left, right, top, bottom = 44, width - 12, 8, height - 22
-    top_value = max([v for _k, _l, values in series for v in values] + [1])
+    top_value: float = max([v for _k, _l, values in series for v in values] + [1])
+    step_value = _tick_step(top_value)
+    top_value = -(-top_value // step_value) * step_value  # up to a whole tick: the highest point is under one
     y = _axis(0, top_value, top, bottom)
     step = (right - left) / max(len(categories), 1)
     xs = [round(left + step * (i + 0.5), 1) for i in range(len(categories))]
