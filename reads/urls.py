@@ -1,7 +1,7 @@
 """Routes of the reads pages (under /t/<code>/reads/)."""
 from django.urls import include, path
 
-from reads import adjudication_views, quality_views, views
+from reads import adjudication_views, dashboard, quality_views, views
 
 app_name = "reads"
 
@@ -16,6 +16,7 @@ trial_urlpatterns = [
          name="adjudication-images"),
     path("results/", adjudication_views.results, name="results"),
     path("metrics/", adjudication_views.metrics, name="metrics"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("tasks/<int:task_id>/", views.task, name="task"),
     path("quality-queries/", quality_views.quality_queries, name="quality-queries"),
 ]

@@ -56,6 +56,8 @@ def trial_home(request: HttpRequest, access: TrialAccess) -> HttpResponse:
         return redirect("reads:worklist", code=trial.code)
     if access.role == Role.ADJUDICATOR:
         return redirect("reads:adjudications", code=trial.code)
+    if access.role == Role.SPONSOR:
+        return redirect("reads:dashboard", code=trial.code)
     context: dict[str, Any] = {"trial": trial, "access": access}
     if access.role == Role.TRIAL_ADMIN:
         context.update(
@@ -66,7 +68,7 @@ def trial_home(request: HttpRequest, access: TrialAccess) -> HttpResponse:
             participants=trial.participants.count(),
         )
         return render(request, "trials/home_admin.html", context)
-    if access.role in (Role.SPONSOR, Role.AUDITOR, Role.QC_ANALYST):
+    if access.role in (Role.AUDITOR, Role.QC_ANALYST):
         context.update(_progress(request, access))
     return render(request, f"trials/home_{access.role}.html", context)
 

@@ -489,7 +489,7 @@ PAGES: list[Route] = [
     # --- trials pages --------------------------------------------------------------------------
     Route("trials:create", allow=("creator", 200), extra=(("admin", 403), ("outsider", 403)), anon=LOGIN),
     Route("trials:home", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404, reader=("reader", REDIRECT),
-          extra=(("adjudicator", REDIRECT),), anon=LOGIN),
+          extra=(("adjudicator", REDIRECT), ("sponsor", REDIRECT)), anon=LOGIN),
     Route("trials:settings", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
           extra=(("qc", 403),), anon=LOGIN),
     Route("trials:sites", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
@@ -581,6 +581,9 @@ PAGES: list[Route] = [
           extra=(("sponsor", 200), ("qc", 403), ("adjudicator", 403), ("coordinator", 403)), anon=LOGIN),
     Route("reads:metrics", kwargs=trial_a(), allow=("admin", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
           extra=(("qc", 200), ("sponsor", 200), ("adjudicator", 403), ("coordinator", 403)), anon=LOGIN),
+    Route("reads:dashboard", kwargs=trial_a(), allow=("sponsor", 200), other_trial=B_ADMIN_404,
+          reader=("reader", 403), extra=(("admin", 200), ("qc", 403), ("coordinator", 403), ("adjudicator", 403)),
+          anon=LOGIN),
     Route("reads:quality-queries", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404,
           reader=("reader", 403), extra=(("sponsor", 403), ("admin", 403)), anon=LOGIN,
           marker=lambda refs: "Motion artefacts"),

@@ -200,7 +200,7 @@ def test_results_rows_per_role(page_client, world, disputed):
 def test_results_and_metrics_are_linked_from_the_navigation(page_client, world, disputed):
     text = _text(page_client(world.admin).get(reverse("trials:home", args=[world.trial.code])))
     assert _url("results", world) in text and _url("metrics", world) in text
-    text = _text(page_client(world.sponsor).get(reverse("trials:home", args=[world.trial.code])))
+    text = _text(page_client(world.sponsor).get(reverse("trials:home", args=[world.trial.code]), follow=True))
     assert _url("results", world) in text
     assert _url("results", world) not in _text(page_client(world.qc).get(reverse("trials:home",
                                                                                   args=[world.trial.code])))

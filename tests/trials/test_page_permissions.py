@@ -14,7 +14,7 @@ def status_of(page_client, world, persona, url):
 
 MATRIX = {
     # url template: {persona: status}; personas not listed expect the default of the row
-    "/t/TRIAL-A/": ({"coordinator": 302, "other_coordinator": 302, "reader": 302, "adjudicator": 302}, 200),
+    "/t/TRIAL-A/": ({"coordinator": 302, "other_coordinator": 302, "reader": 302, "adjudicator": 302, "sponsor": 302}, 200),
     "/t/TRIAL-A/participants/": ({"reader": 403, "adjudicator": 403}, 200),
     "/t/TRIAL-A/visits/": ({"reader": 403, "adjudicator": 403}, 200),
     "/t/TRIAL-A/schedule/": ({}, 200),
@@ -88,7 +88,7 @@ def test_role_home_pages_say_what_to_do(page_client, world):
     assert "Nothing to do yet" in page_client(world.reader).get("/t/TRIAL-A/", follow=True).content.decode()
     assert "Nothing to do yet" in page_client(world.adjudicator).get("/t/TRIAL-A/", follow=True).content.decode()
     assert "QC queue" in page_client(world.qc).get("/t/TRIAL-A/").content.decode()
-    assert "Participants per site" in page_client(world.sponsor).get("/t/TRIAL-A/").content.decode()
+    assert "Visits by status per timepoint" in page_client(world.sponsor).get("/t/TRIAL-A/", follow=True).content.decode()
     assert "audit trail" in page_client(world.auditor).get("/t/TRIAL-A/").content.decode().lower()
     assert "Set-up" in page_client(world.admin).get("/t/TRIAL-A/").content.decode()
     r = page_client(world.coordinator).get("/t/TRIAL-A/")
