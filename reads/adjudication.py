@@ -234,6 +234,29 @@ class CaseResult:
         return (self.task.response or {}).get(key) if self.task is not None else None
 
 
+def results_for(access: Any, *, final_only: bool = False) -> list[CaseResult] | None:
+    """The results the caller (a trials.selectors.TrialAccess) may see, or None without the right.
+
+    Trial admins and the sponsor (view_progress) see results; pending rows are the admin's only
+    (reads.md), or nobody's with `final_only`.
+    """
+    admin = access.can("manage_trial")
+    if not (admin or access.can("view_progress")):
+        return None
+    rows = case_results(trial=access.trial)
+    if final_only or not admin:
+        rows = [r for r in rows if r.source != ResultSource.PENDING]
+    return rows
+
+
+def metrics_for(access: Any) -> Any:
+    """Reader metrics the caller may see (by name for admins, pseudonyms for QC and the sponsor), or None."""
+    admin = access.can("manage_trial")
+    if not (admin or access.can("view_progress") or access.can("perform_qc")):
+        return None
+    return reader_metrics(trial=access.trial, names=admin)
+
+
 def case_results(*, trial: Trial, cases: list[ReadCase] | None = None) -> list[CaseResult]:
     """Each case's result per follow-up (constant queries: cases, design, tasks, adjudications)."""
     design = ReadDesign.objects.filter(trial=trial).first()

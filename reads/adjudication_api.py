@@ -121,13 +121,9 @@ def result_row(row: adj.CaseResult) -> dict[str, Any]:
             "progression_timepoint": row.value("progression_timepoint")}
 
 
-def _results_trial(request: Request) -> tuple[Any, Any]:
+def _access(request: Request) -> Any:
     code = request.query_params.get("trial", "")
-    trial = trial_get_for_user(user=request.user, code=code)
-    access = trial_access(user=request.user, trial=trial)
-    if not (access.can("manage_trial") or access.can("view_progress")):
-        raise NotFoundError("No such trial.")
-    return trial, access
+    return trial_access(user=request.user, trial=trial_get_for_user(user=request.user, code=code))
 
 
 class ResultRowSerializer(serializers.Serializer):
@@ -158,10 +154,9 @@ class ReadResultsView(APIView):
     @extend_schema(parameters=[OpenApiParameter("trial", str, required=True)],
                    responses=inline_serializer("ReadResults", {"results": ResultRowSerializer(many=True)}))
     def get(self, request: Request) -> Response:
-        trial, access = _results_trial(request)
-        rows = adj.case_results(trial=trial)
-        if not access.can("manage_trial"):
-            rows = [r for r in rows if r.source != ResultSource.PENDING]
+        rows = adj.results_for(_access(request))
+        if rows is None:
+            raise NotFoundError("No such trial.")
         return Response({"results": [result_row(r) for r in rows]})
 
 
@@ -174,10 +169,7 @@ class ReadMetricsView(APIView):
                        "overall": serializers.DictField(), "readers": serializers.ListField(),
                        "pairs": serializers.ListField(), "p_charts": serializers.ListField()}))
     def get(self, request: Request) -> Response:
-        code = request.query_params.get("trial", "")
-        trial = trial_get_for_user(user=request.user, code=code)
-        access = trial_access(user=request.user, trial=trial)
-        if not (access.can("manage_trial") or access.can("view_progress") or access.can("perform_qc")):
+        report = adj.metrics_for(_access(request))
+        if report is None:
             raise NotFoundError("No such trial.")
-        report = adj.reader_metrics(trial=trial, names=access.can("manage_trial"))
         return Response(report.to_dict())

@@ -207,11 +207,9 @@ def adjudication_images(request: HttpRequest, access: TrialAccess, adjudication_
 def results(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     """Subject x timepoint: each case's final result (the admin also sees pending rows)."""
     admin = access.can("manage_trial")
-    if not (admin or access.can("view_progress")):
+    rows = adj.results_for(access)
+    if rows is None:
         raise PermissionDenied
-    rows = adj.case_results(trial=access.trial)
-    if not admin:
-        rows = [r for r in rows if r.source != ResultSource.PENDING]
     sources = dict(ResultSource.choices)
     table = [{
         "subject": r.case.participant.subject_code, "case": r.case.code, "timepoint": r.timepoint,
@@ -241,9 +239,9 @@ def _percent(ratio: dict[str, Any]) -> str:
 def metrics(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     """Reader metrics: per reader, per pair, and each reader's adjudicator agreement as a p-chart."""
     admin = access.can("manage_trial")
-    if not (admin or access.can("view_progress") or access.can("perform_qc")):
+    report = adj.metrics_for(access)
+    if report is None:
         raise PermissionDenied
-    report = adj.reader_metrics(trial=access.trial, names=admin)
     data = report.to_dict()
     readers = [{
         **r, "adjudication": _percent(r["adjudication_rate"]),

@@ -164,10 +164,10 @@ def _oncology(results: list[adj.CaseResult]) -> dict[str, Any]:
 @trial_page()
 def dashboard(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     """The sponsor's view of the trial's progress and final tumour response."""
-    if not (access.can("view_progress") or access.can("manage_trial")):
+    results = adj.results_for(access, final_only=True)
+    if results is None:
         raise PermissionDenied
     visits = list(trial_selectors.visit_list_for_user(user=request.user, trial=access.trial))
-    results = [r for r in adj.case_results(trial=access.trial) if r.source != ResultSource.PENDING]
     context: dict[str, Any] = {"trial": access.trial, "access": access}
     context.update(_monthly(request, access, visits))
     context.update(_by_timepoint(access, visits))

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
-from guardian.shortcuts import get_objects_for_user
 
 from ictms.lib.errors import NotFoundError
 from ictms.lib.users import AnyUser
@@ -18,17 +17,7 @@ from reads.choices import OPEN_TASK_STATES, ReadTaskState
 from reads.models import ReadAssignment, ReadCase, ReadDesign, ReadTask
 from trials.choices import BLINDED_ROLES
 from trials.models import Membership, Trial
-
-
-def _trials_with(user: AnyUser, perm: str) -> QuerySet[Trial]:
-    if not (user and user.is_authenticated and user.is_active):
-        return Trial.objects.none()
-    return get_objects_for_user(user, perm, klass=Trial, accept_global_perms=False)
-
-
-def trials_with(user: AnyUser, perm: str) -> QuerySet[Trial]:
-    """Trials where the caller holds `perm` (for scoping other reads modules' lists)."""
-    return _trials_with(user, perm)
+from trials.selectors import trials_with
 
 
 def read_design_get(*, trial: Trial) -> ReadDesign | None:
@@ -40,8 +29,8 @@ def read_case_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> Que
     """Admins: every case of the trials they manage. Readers: the cases they read. Others: none."""
     own = ReadAssignment.objects.filter(reader_id=user.pk).values("case_id")
     qs = ReadCase.objects.filter(
-        Q(trial__in=_trials_with(user, "trials.manage_trial"))
-        | Q(trial__in=_trials_with(user, "trials.read_images"), pk__in=own)
+        Q(trial__in=trials_with(user, "trials.manage_trial"))
+        | Q(trial__in=trials_with(user, "trials.read_images"), pk__in=own)
     )
     if trial is not None:
         qs = qs.filter(trial=trial)
@@ -50,7 +39,7 @@ def read_case_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> Que
 
 def managed_trial_ids(*, user: AnyUser) -> set[int]:
     """Trials the caller administers (they see subject codes next to case codes there)."""
-    return set(_trials_with(user, "trials.manage_trial").values_list("id", flat=True))
+    return set(trials_with(user, "trials.manage_trial").values_list("id", flat=True))
 
 
 def with_progress(qs: QuerySet[ReadCase]) -> QuerySet[ReadCase]:
@@ -71,7 +60,7 @@ def read_case_get_for_user(*, user: AnyUser, pk: int) -> ReadCase:
 def read_task_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> QuerySet[ReadTask]:
     """The caller's own read tasks (waiting ones included), in their worklist order."""
     qs = ReadTask.objects.filter(
-        assignment__reader_id=user.pk, assignment__case__trial__in=_trials_with(user, "trials.read_images"),
+        assignment__reader_id=user.pk, assignment__case__trial__in=trials_with(user, "trials.read_images"),
     ).select_related("assignment__case__trial", "visit__timepoint")
     if trial is not None:
         qs = qs.filter(assignment__case__trial=trial)
@@ -88,10 +77,10 @@ def read_task_get_for_user(*, user: AnyUser, pk: int) -> ReadTask:
 def readable_visit_ids(*, user: AnyUser) -> QuerySet[ReadTask, Any]:
     """Visits whose images the caller may open blinded: as a reader, those of their own tasks that are
     open or signed; as an adjudicator, the signed timepoints their adjudications compare."""
-    own = Q(assignment__reader_id=user.pk, assignment__case__trial__in=_trials_with(user, "trials.read_images"),
+    own = Q(assignment__reader_id=user.pk, assignment__case__trial__in=trials_with(user, "trials.read_images"),
             state__in=OPEN_TASK_STATES)
     adjudicated = Q(
-        assignment__case__trial__in=_trials_with(user, "trials.adjudicate"),
+        assignment__case__trial__in=trials_with(user, "trials.adjudicate"),
         assignment__case__adjudications__adjudicator_id=user.pk,
         assignment__case__adjudications__state__in=("open", "decided"),
         sequence__lte=F("assignment__case__adjudications__up_to"), state=ReadTaskState.SIGNED,

@@ -45,7 +45,8 @@ def trial_get_for_user(*, user: AnyUser, code: str) -> Trial:
     return trial
 
 
-def _trials_with(user: AnyUser, perm: str) -> QuerySet[Trial]:
+def trials_with(user: AnyUser, perm: str) -> QuerySet[Trial]:
+    """Trials where the signed-in user holds `perm` (none for anonymous); other apps scope their lists by it."""
     if not _authenticated(user):
         return Trial.objects.none()
     return get_objects_for_user(user, perm, klass=Trial, accept_global_perms=False)
@@ -110,7 +111,7 @@ def membership_list_for_user(*, user: AnyUser) -> QuerySet[Membership]:
 
 def membership_list_for_trial(*, user: AnyUser, trial: Trial | None = None, include_ended: bool = False) -> QuerySet[Membership]:
     """Memberships of trials the caller administers."""
-    qs = Membership.objects.filter(trial__in=_trials_with(user, "trials.manage_trial")).select_related("user", "trial", "site")
+    qs = Membership.objects.filter(trial__in=trials_with(user, "trials.manage_trial")).select_related("user", "trial", "site")
     if trial is not None:
         qs = qs.filter(trial=trial)
     if not include_ended:
@@ -121,7 +122,7 @@ def membership_list_for_trial(*, user: AnyUser, trial: Trial | None = None, incl
 def site_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> QuerySet[Site]:
     """Sites whose existence the caller may know: all of a trial for core-lab roles, their own for sites."""
     qs = Site.objects.filter(
-        Q(trial__in=_trials_with(user, "trials.view_all_sites")) | Q(pk__in=_sites_with(user, "trials.view_site_data"))
+        Q(trial__in=trials_with(user, "trials.view_all_sites")) | Q(pk__in=_sites_with(user, "trials.view_site_data"))
     ).select_related("trial")
     if trial is not None:
         qs = qs.filter(trial=trial)
@@ -130,7 +131,7 @@ def site_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> QuerySet
 
 def participant_list_for_user(*, user: AnyUser, trial: Trial | None = None, site: Site | None = None) -> QuerySet[Participant]:
     qs = Participant.objects.filter(
-        Q(trial__in=_trials_with(user, "trials.view_all_sites")) | Q(site__in=_sites_with(user, "trials.view_site_data"))
+        Q(trial__in=trials_with(user, "trials.view_all_sites")) | Q(site__in=_sites_with(user, "trials.view_site_data"))
     ).select_related("trial", "site")
     if trial is not None:
         qs = qs.filter(trial=trial)
@@ -151,14 +152,14 @@ def participant_scope(*, user: AnyUser, prefix: str = "") -> Q:
 
     Other apps use it to scope their own rows (e.g. prefix "visit__participant__").
     """
-    return Q(**{f"{prefix}trial__in": _trials_with(user, "trials.view_all_sites")}) | Q(
+    return Q(**{f"{prefix}trial__in": trials_with(user, "trials.view_all_sites")}) | Q(
         **{f"{prefix}site__in": _sites_with(user, "trials.view_site_data")}
     )
 
 
 def visit_list_for_user(*, user: AnyUser, trial: Trial | None = None, participant: Participant | None = None) -> QuerySet[Visit]:
     qs = Visit.objects.filter(
-        Q(participant__trial__in=_trials_with(user, "trials.view_all_sites"))
+        Q(participant__trial__in=trials_with(user, "trials.view_all_sites"))
         | Q(participant__site__in=_sites_with(user, "trials.view_site_data"))
     ).select_related("participant__site", "participant__trial", "timepoint")
     if trial is not None:
@@ -219,7 +220,7 @@ def visit_grid(*, user: AnyUser, trial: Trial, site: Site | None = None, today: 
 
 def participant_arm_visibility(*, user: AnyUser):  # -> Callable[[Participant], bool]
     """A predicate telling whether the caller may see a participant's (unblinded) treatment arm."""
-    trial_ids = set(_trials_with(user, "trials.view_participant_arm").values_list("id", flat=True))
+    trial_ids = set(trials_with(user, "trials.view_participant_arm").values_list("id", flat=True))
     site_ids = set(_sites_with(user, "trials.enrol_participant").values_list("id", flat=True))
     return lambda participant: participant.trial_id in trial_ids or participant.site_id in site_ids
 
