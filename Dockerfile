@@ -9,7 +9,7 @@ COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir -e . 2>/dev/null || true
 COPY . .
 RUN pip install --no-cache-dir -e . \
-    && DEBUG=1 SECRET_KEY=build-only ICTMS_STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput
+    && DEBUG=0 SECRET_KEY=build-only ICTMS_STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput
 ENV ICTMS_STATIC_ROOT=/app/staticfiles
 USER ictms
 EXPOSE 8000

@@ -2,8 +2,11 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+# Where `make run` serves; also the address in e-mailed links unless SITE_URL is set (passed as ICTMS_HOST/ICTMS_PORT).
 HOST ?= 127.0.0.1
 PORT ?= 8000
+export ICTMS_HOST := $(HOST)
+export ICTMS_PORT := $(PORT)
 
 .PHONY: install run test test-fast lint typecheck migrate demo worker bench clean
 
@@ -22,6 +25,7 @@ demo: migrate
 	$(PY) manage.py seed_demo
 
 run: demo
+	$(PY) manage.py recover_intake
 	@echo "ICTMS is starting at http://$(HOST):$(PORT)/ (demo logins are listed above and in README.md)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
@@ -38,7 +42,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 worker: install
-	$(VENV)/bin/celery -A ictms worker --loglevel=INFO
+	$(VENV)/bin/celery -A ictms worker --beat --loglevel=INFO --schedule $(or $(ICTMS_VAR_DIR),var)/celerybeat-schedule
 
 bench: install
 	$(PY) benchmarks/deid_throughput.py

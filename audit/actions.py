@@ -15,6 +15,7 @@ class AuditAction(models.TextChoices):
     USER_LOGOUT = "user.logout", "Signed out"
     USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
     USER_CREATE = "user.create", "User created"
+    USER_UNLOCK = "user.unlock", "Locked account unlocked"
     # The audit trail itself.
     AUDIT_EXPORT = "audit.export", "Audit trail exported"
     # Trial set-up.
@@ -31,6 +32,13 @@ class AuditAction(models.TextChoices):
     MEMBERSHIP_CREATE = "membership.create", "Member added"
     MEMBERSHIP_ROLE_CHANGE = "membership.role_change", "Member's role changed"
     MEMBERSHIP_REMOVE = "membership.remove", "Member removed"
+    # Invitations of existing accounts (the membership exists once the invitee accepts).
+    INVITATION_CREATE = "invitation.create", "Invitation sent"
+    INVITATION_STATE_CHANGE = "invitation.state_change", "Invitation state changed"
+    INVITATION_ACCEPT = "invitation.accept", "Invitation accepted"
+    INVITATION_DECLINE = "invitation.decline", "Invitation declined"
+    INVITATION_REVOKE = "invitation.revoke", "Invitation revoked"
+    INVITATION_EXPIRE = "invitation.expire", "Invitation expired"
     # Participants and visits.
     PARTICIPANT_ENROL = "participant.enrol", "Participant enrolled"
     PARTICIPANT_UPDATE = "participant.update", "Participant changed"
@@ -40,6 +48,7 @@ class AuditAction(models.TextChoices):
     SUBMISSION_OPEN = "submission.open", "Submission opened"
     SUBMISSION_COMPLETE = "submission.complete", "Submission completed by the site"
     SUBMISSION_FINISH = "submission.finish", "Submission processed"
+    SUBMISSION_CANCEL = "submission.cancel", "Empty submission cancelled by the site"
     SUBMISSION_STATE_CHANGE = "submission.state_change", "Submission state changed"
     SUBMISSION_FILE_STATUS_CHANGE = "submission_file.status_change", "File status changed"
     SUBMISSION_FILE_RECEIVE = "submission_file.receive", "File received"
@@ -48,6 +57,7 @@ class AuditAction(models.TextChoices):
     SUBMISSION_FILE_REJECT = "submission_file.reject", "File rejected"
     SUBMISSION_FILE_SKIP = "submission_file.skip", "File skipped"
     SUBMISSION_FILE_EXPAND = "submission_file.expand", "Archive unpacked"
+    SUBMISSION_RECOVER = "submission.recover", "Stuck processing recovered"
     # Quality control and queries.
     QC_RUN = "qc.run", "Automated QC run"
     SERIES_QC_DECIDE = "series.qc_decide", "Series QC decision"
@@ -59,6 +69,7 @@ class AuditAction(models.TextChoices):
     QUERY_CANCEL = "query.cancel", "Query withdrawn"
     QUERY_STATE_CHANGE = "query.state_change", "Query state changed"
     # Viewer.
+    SERIES_VIEW = "series.view", "Images opened"
     MEASUREMENT_CREATE = "measurement.create", "Measurement added"
     MEASUREMENT_UPDATE = "measurement.update", "Measurement changed"
     MEASUREMENT_DELETE = "measurement.delete", "Measurement removed"

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from audit.models import AuditEvent
 
 HEADER = [
-    "seq", "at_utc", "user", "ip", "action", "trial", "object_type", "object_id", "object", "reason", "changes",
+    "seq", "at_utc", "user", "ip", "action", "action_name", "trial", "object_type", "object_id", "object", "reason", "changes",
     "data", "hash", "prev_hash",
 ]
 
@@ -28,7 +28,7 @@ def audit_csv_rows(events: Iterable[AuditEvent]) -> Iterator[str]:
     yield writer.writerow(HEADER)
     for e in events:
         yield writer.writerow([
-            e.seq, e.at.isoformat(), _safe(e.actor_username), e.ip or "", e.action, e.trial.code if e.trial_id else "",
+            e.seq, e.at.isoformat(), _safe(e.actor_label), e.ip or "", e.action, e.action_label, e.trial.code if e.trial_id else "",
             e.target_type, e.target_id, _safe(e.target_repr), _safe(e.reason),
             json.dumps(e.changes, sort_keys=True), json.dumps(e.data, sort_keys=True), e.hash, e.prev_hash,
         ])

@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import models
 
 GENESIS_HASH = "0" * 64
+# What the trail calls the application itself (Celery tasks, automated QC, scheduled jobs).
+SYSTEM_ACTOR = "system"
 
 
 class AuditTamperError(Exception):
@@ -47,6 +49,10 @@ class AuditEvent(models.Model):
     target_type = models.CharField(max_length=100, blank=True, editable=False)
     target_id = models.CharField(max_length=64, blank=True, editable=False)
     target_repr = models.CharField(max_length=255, blank=True, editable=False)
+    subject_id = models.BigIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="The participant (id) the event is about, directly or through a visit, submission, file, series, "
+                  "query or read: what 'everything about a subject' finds.")
     reason = models.TextField(blank=True, editable=False)
     changes = models.JSONField(default=dict, blank=True, editable=False)
     data = models.JSONField(default=dict, blank=True, editable=False)
@@ -60,6 +66,7 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["trial", "at"]),
             models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["trial", "subject_id"]),
         ]
 
     def __str__(self) -> str:
@@ -72,6 +79,18 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditTamperError("Audit events cannot be deleted.")
+
+    @property
+    def action_label(self) -> str:
+        """The action in words ("Automated QC run"), as the trail page and its export show it."""
+        from audit.actions import AuditAction
+
+        return str(AuditAction(self.action).label) if self.action in AuditAction.values else self.action
+
+    @property
+    def actor_label(self) -> str:
+        """Who acted, as every view of the trail names them: the username, or "system" for the application."""
+        return self.actor_username or SYSTEM_ACTOR
 
     def canonical(self) -> bytes:
         """The bytes the hash covers: every field but the hash itself, in a fixed JSON form."""
@@ -92,6 +111,8 @@ class AuditEvent(models.Model):
             "data": self.data,
             "prev_hash": self.prev_hash,
         }
+        if self.subject_id is not None:  # events written before subjects were recorded hash as they did
+            content["subject_id"] = self.subject_id
         return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     def compute_hash(self) -> str:

@@ -25,5 +25,10 @@ def audit_event_list_for_user(
     return qs.order_by("-seq")
 
 
-def audit_action_names(*, trial: Trial) -> list[str]:
-    return list(AuditEvent.objects.filter(trial=trial).order_by("action").values_list("action", flat=True).distinct())
+def audit_action_names(*, trial: Trial) -> list[tuple[str, str]]:
+    """(action, its name in words) for every action in the trial's trail, for the action filter."""
+    from audit.actions import AuditAction
+
+    names = AuditEvent.objects.filter(trial=trial).order_by("action").values_list("action", flat=True).distinct()
+    labels = dict(AuditAction.choices)
+    return sorted(((a, str(labels.get(a, a))) for a in names), key=lambda pair: pair[1].lower())

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import FieldDoesNotExist
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -44,6 +45,44 @@ def _lock_chain() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+
+
+# The relations followed from an event's object to its participant, nearest first: a series is
+# about its study's participant, a lesion about its assignment's case's participant, and so on.
+_TOWARDS_SUBJECT = ("participant", "visit", "submission", "study", "series", "instance", "case", "task", "assignment",
+                    "query", "lesion")
+
+
+def subject_of(target: models.Model | None, memo: dict[tuple[str, Any], int | None] | None = None,
+               depth: int = 0) -> int | None:
+    """The id of the participant `target` is about (itself, or through its relations), or None.
+
+    `memo` remembers each object passed on the way, so a batch of events about the files of one
+    submission looks the submission's participant up once.
+    """
+    if target is None or depth > 6:
+        return None
+    if target._meta.label_lower == "trials.participant":
+        return target.pk
+    memo = {} if memo is None else memo
+    for name in _TOWARDS_SUBJECT:
+        try:
+            field = target._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if not (field.many_to_one or field.one_to_one) or not field.concrete:
+            continue
+        related_id = getattr(target, field.attname)
+        if related_id is None or field.related_model is None:
+            continue
+        key = (field.related_model._meta.label_lower, related_id)
+        if key not in memo:
+            if key[0] == "trials.participant":
+                memo[key] = related_id
+            else:
+                memo[key] = subject_of(getattr(target, name), memo, depth + 1)
+        return memo[key]
+    return None
 
 
 def _action(action: str) -> str:
@@ -90,6 +129,7 @@ def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
         now = timezone.now()
         ambient_ip = current_client_ip()
         rows = []
+        subjects: dict[tuple[str, Any], int | None] = {}
         for e, action in zip(events, actions, strict=True):
             actor, target, trial = e.get("actor"), e.get("target"), e.get("trial")
             if actor is not None and not getattr(actor, "is_authenticated", False):
@@ -106,6 +146,7 @@ def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
                 target_type=target._meta.label_lower if target is not None else "",
                 target_id=str(target.pk) if target is not None else "",
                 target_repr=str(target)[:255] if target is not None else "",
+                subject_id=e["subject"] if "subject" in e else subject_of(target, subjects),
                 reason=e.get("reason") or "",
                 changes=jsonable(e.get("changes") or {}),
                 data=jsonable(e.get("data") or {}),

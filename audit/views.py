@@ -17,12 +17,12 @@ from ictms.lib.filters import filter_errors, filtered_or_none
 from trials.pages import trial_page
 from trials.selectors import TrialAccess
 
-FILTER_PARAMETERS = ("object", "user", "action", "from", "to")
+FILTER_PARAMETERS = ("subject", "object", "user", "action", "from", "to", "detail")
 
 
 def _filterset(request: HttpRequest, access: TrialAccess) -> AuditEventFilterSet:
     events = audit_event_list_for_user(user=request.user, trial=access.trial)
-    return AuditEventFilterSet(request.GET, queryset=events, request=request, trial=access.trial)
+    return AuditEventFilterSet(request.GET, queryset=events, request=request, trial=access.trial, group_details=True)
 
 
 @trial_page("view_audit_trail")
@@ -34,8 +34,9 @@ def audit_trail(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     return render(request, "audit/audit_trail.html", {
         "trial": access.trial, "access": access, "page": page,
         "filters": {name: request.GET.get(name, "") for name in FILTER_PARAMETERS},
-        "filter_errors": filter_errors(filterset.errors),
+        "filter_errors": filter_errors(filterset.errors), "filter_form": filterset.form,
         "actions": audit_action_names(trial=access.trial), "query": query.urlencode(),
+        "detail": filterset.is_valid() and filterset.wants_detail(),
     })
 
 

@@ -48,15 +48,16 @@ with open(target, "wb") as handle, PackageZipWriter(handle) as writer:
 """
 
 
-def _run(argv: list[str], cwd: Path | None = None) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of a child process."""
+def run_child(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, int, str]:
+    """Seconds, peak RSS (KiB) and stdout of a child process (its stderr passes through)."""
     start = time.perf_counter()
-    process = subprocess.Popen(argv, cwd=cwd)
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE)
+    out = process.stdout.read().decode() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{argv[0]} failed")
-    return elapsed, usage.ru_maxrss
+        raise SystemExit(f"{argv[:3]} failed")
+    return elapsed, usage.ru_maxrss, out
 
 
 def main() -> None:
@@ -89,13 +90,15 @@ def main() -> None:
                 target = work / "out.zip"
                 target.unlink(missing_ok=True)
                 if name == "ours":
-                    elapsed, rss = _run([sys.executable, "-c", OURS, str(images), str(target), str(args.instances)], cwd=ROOT)
+                    elapsed, rss, _ = run_child([sys.executable, "-c", OURS, str(images), str(target), str(args.instances)],
+                                               cwd=ROOT)
                     rss_full = max(rss_full, rss)
                 else:
                     flags = ["-r", "-q"] + (["-0"] if name.endswith("-0") else [])
-                    elapsed, _ = _run(["zip", *flags, str(target), "."], cwd=images)
+                    elapsed, _, _ = run_child(["zip", *flags, str(target), "."], cwd=images)
                 measured.append(elapsed)
-        _, rss_quarter = _run([sys.executable, "-c", OURS, str(images), str(work / "q.zip"), str(args.instances // 4)], cwd=ROOT)
+        _, rss_quarter, _ = run_child([sys.executable, "-c", OURS, str(images), str(work / "q.zip"), str(args.instances // 4)],
+                                   cwd=ROOT)
         rates = {name: total / 1e6 / statistics.median(values) for name, values in times.items()}
         for name, rate in rates.items():
             print(f"{name:10s} {rate:8.1f} MB/s (median {statistics.median(times[name]):.2f} s)")

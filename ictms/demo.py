@@ -90,7 +90,7 @@ def image_plan() -> list:
 def seed_demo(*, force: bool = False, images: bool = True, log: Callable[[str], None] = print,
               today: dt.date | None = None) -> Trial:
     """Create (or complete) the demo trial. Idempotent: existing objects are left as they are."""
-    if not settings.DEBUG and not force:
+    if not settings.DEV_MODE and not force:
         raise DemoRefused(
             "Refusing to create demo users with a published password while DEBUG is off. Use --force if you mean it."
         )
@@ -110,7 +110,7 @@ def seed_demo(*, force: bool = False, images: bool = True, log: Callable[[str], 
         _members(admin, trial, users, sites)
         _read_design(admin, trial, log)
         if trial.status == "setup":
-            services.trial_status_change(actor=admin, trial=trial, status="active")
+            services.trial_status_change(actor=admin, trial=trial, status="active", reason="Demo: set-up finished")
         _participants(users, trial, sites, today, log)
     if images:
         from ictms.demo_images import seed_demo_images
@@ -167,9 +167,12 @@ def _members(admin: object, trial: Trial, users: dict, sites: dict[str, Site]) -
         user = users[username]
         if user.memberships.filter(trial=trial, is_active=True).exists():
             continue
-        services.membership_invite(
+        # The demo accounts exist already: each gets an invitation and accepts it, as a real person would.
+        outcome = services.membership_invite(
             actor=admin, trial=trial, email=user.email, role=role, site=sites[site_number] if site_number else None,
         )
+        if outcome.invitation is not None:
+            services.invitation_accept(actor=user, invitation=outcome.invitation)
 
 
 def _read_design(admin: object, trial: Trial, log: Callable[[str], None]) -> None:

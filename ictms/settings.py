@@ -1,31 +1,38 @@
 """ICTMS settings: one module, read from environment variables (every one is in .env.example).
 
 With nothing set this is the embedded default: SQLite and files under var/, Celery tasks run
-eagerly in-process, DEBUG on. DATABASE_URL, REDIS_URL and the storage variables switch to real
-services; DEBUG=0 switches on the production security settings.
+eagerly in-process, development mode on (the DEBUG variable). DATABASE_URL, REDIS_URL and the
+storage variables switch to real services; DEBUG=0 switches on the production security settings.
+
+The DEBUG variable sets DEV_MODE, not Django's DEBUG: users see the product's own error pages in
+every mode. Django's technical pages (every URL pattern, tracebacks) need ICTMS_DEBUG_PAGES=1.
 """
 from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from ictms.lib.env import env_bool, env_int, env_list, env_str
+from ictms.lib.env import env_bool, env_int, env_list, env_str, public_url, url_host
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ICTMS_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DEBUG", True)
+# Development (embedded) mode: a generated secret key, cookies over plain HTTP, seed_demo allowed.
+DEV_MODE = env_bool("DEBUG", True)
+# Django's DEBUG only shows the technical 404/500 pages (and static files from the apps): a developer's opt-in.
+DEBUG = env_bool("ICTMS_DEBUG_PAGES", False)
 
 
 def _secret_key() -> str:
     key = env_str("SECRET_KEY")
     if key:
         return key
-    if not DEBUG:
+    if not DEV_MODE:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     # Embedded mode: keep one random key under var/ so sessions survive a restart.
     path = VAR_DIR / "secret_key"
@@ -37,9 +44,14 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# Links in e-mails: SITE_URL (the configured public address), else where `make run` serves (HOST/PORT,
+# passed as ICTMS_HOST/ICTMS_PORT), so an invitation never points to another server.
+SITE_URL = public_url(env_str("SITE_URL"), env_str("ICTMS_HOST", "127.0.0.1"), env_str("ICTMS_PORT", "8000"),
+                      hostname=socket.gethostname())
+# The default answers to the local names and to the host of SITE_URL.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", list(dict.fromkeys(
+    ["127.0.0.1", "localhost", "[::1]", "testserver", url_host(SITE_URL)])))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -65,7 +77,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ictms.lib.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ictms.lib.uploads.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +92,9 @@ MIDDLEWARE = [
     # Axes must be last: it turns a lockout raised during authentication into a response.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy of every response: ictms.lib.csp.DEFAULT_POLICY, unless CONTENT_SECURITY_POLICY
+# is set here to another {directive: sources} dict.
 
 ROOT_URLCONF = "ictms.urls"
 WSGI_APPLICATION = "ictms.wsgi.application"
@@ -125,7 +142,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery ----------------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Embedded: an in-memory broker that is never used (tasks run eagerly); its host is named so kombu does not warn.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -188,7 +206,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if DEV_MODE
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -198,10 +216,28 @@ STATIC_ROOT = Path(env_str("ICTMS_STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise serves from here after collectstatic; it warns on every request if it is missing.
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# In development mode WhiteNoise serves the files straight from static/ and the apps (no collectstatic),
+# picking up edits, whatever Django's DEBUG is; a deployment serves the collected, hashed files.
+WHITENOISE_USE_FINDERS = DEV_MODE
+WHITENOISE_AUTOREFRESH = DEV_MODE
 UPLOAD_TMP_DIR.mkdir(parents=True, exist_ok=True)
 
 # Upload limits (per file, and for zip archives: total expanded size, members, compression ratio).
 UPLOAD_MAX_FILE_MB = env_int("UPLOAD_MAX_FILE_MB", 4096)
+# A whole request body (a multipart batch, one resumable chunk): refused with 413 while it streams.
+UPLOAD_MAX_REQUEST_MB = env_int("UPLOAD_MAX_REQUEST_MB", UPLOAD_MAX_FILE_MB + 16)
+# Crash recovery (imaging.intake.recovery): a file queued this long ago and still waiting is queued
+# again, up to INTAKE_MAX_ATTEMPTS times, then refused; every few minutes on Celery beat.
+INTAKE_STUCK_MINUTES = env_int("INTAKE_STUCK_MINUTES", 15)
+INTAKE_MAX_ATTEMPTS = env_int("INTAKE_MAX_ATTEMPTS", 3)
+# An invitation of an existing account to a trial can be accepted for this many days; pending ones
+# past it are marked expired hourly on Celery beat (and refused at once by the accept page).
+INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 14)
+CELERY_BEAT_SCHEDULE = {
+    "intake-recover": {"task": "imaging.intake.tasks.intake_recover_task",
+                       "schedule": env_int("INTAKE_RECOVER_EVERY_SECONDS", 300)},
+    "invitations-expire": {"task": "trials.tasks.invitations_expire_task", "schedule": 3600},
+}
 ZIP_MAX_TOTAL_MB = env_int("ZIP_MAX_TOTAL_MB", 16384)
 ZIP_MAX_MEMBERS = env_int("ZIP_MAX_MEMBERS", 50000)
 ZIP_MAX_RATIO = env_int("ZIP_MAX_RATIO", 200)
@@ -261,7 +297,7 @@ ANONYMOUS_USER_NAME = None  # guardian: no anonymous user object; anonymous clie
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
+if not DEV_MODE:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -279,7 +315,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "ictms.lib.api.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "ictms.lib.api.exception_handler",
@@ -306,7 +342,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Product settings ---------------------------------------------------------------------------
-ICTMS_DEMO_PASSWORD = "ictms-demo"  # noqa: S105  (the demo users' published password; seed_demo refuses without DEBUG)
+ICTMS_DEMO_PASSWORD = "ictms-demo"  # noqa: S105  (the demo users' published password; seed_demo refuses outside DEV_MODE)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

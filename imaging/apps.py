@@ -7,7 +7,9 @@ class ImagingConfig(AppConfig):
     verbose_name = "Imaging"
 
     def ready(self) -> None:
-        from imaging.qc.rules import severity_policy
-        from trials.models import SETTING_VALIDATORS
+        from imaging.qc.rules import finding_registry, severity_policy
+        from trials.models import QC_FINDINGS, SETTING_VALIDATORS
 
         SETTING_VALIDATORS["qc_severity_overrides"] = lambda value: severity_policy(value or {})
+        # The trial settings page offers a severity per finding code (trials imports no imaging).
+        QC_FINDINGS[:] = [(k.code.value, k.title, k.default_severity.value) for k in finding_registry()]

@@ -10,14 +10,16 @@ class SubmissionState(models.TextChoices):
     PROCESSING = "processing", "Processing"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 # Completing moves receiving -> processing; the last processed file ends it done (something
-# usable arrived) or failed. The completing and finishing moves have audit names of their own.
+# usable arrived) or failed. An empty one the site abandoned can be cancelled instead. The completing,
+# finishing and cancelling moves have audit names of their own.
 SUBMISSION_MACHINE = StateMachine.build(
     name="submission", field="state", choices=SubmissionState, audit_action=AuditAction.SUBMISSION_STATE_CHANGE,
     transitions={
-        SubmissionState.RECEIVING: {SubmissionState.PROCESSING},
+        SubmissionState.RECEIVING: {SubmissionState.PROCESSING, SubmissionState.CANCELLED},
         SubmissionState.PROCESSING: {SubmissionState.DONE, SubmissionState.FAILED},
     },
 )
@@ -58,6 +60,7 @@ class FileReason(models.TextChoices):
     ARCHIVE_REFUSED = "archive_refused", "Archive refused"
     IN_REFUSED_ARCHIVE = "in_refused_archive", "Part of a refused archive"
     SYSTEM_FILE = "system_file", "Operating-system file"
+    SIDE_FILE = "side_file", "Side file of an export (read-me, index, CD viewer)"
     NOT_AN_IMAGE = "not_an_image", "Not an image (DICOMDIR index)"
     UNREADABLE = "unreadable", "Cannot be read or de-identified"
     OTHER_PATIENT = "other_patient", "Images of another patient"

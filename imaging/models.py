@@ -73,7 +73,11 @@ class SubmissionFile(models.Model):
     flags = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    # Bookkeeping of the queue (not history): when processing was last asked for, and how often.
+    # The recovery sweep re-queues a file that waited too long and refuses one that never got through.
+    queued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    history = HistoricalRecords(excluded_fields=["queued_at", "attempts"])
 
     class Meta:
         ordering = ["submission", "parent_id", "ordinal"]
@@ -84,7 +88,7 @@ class SubmissionFile(models.Model):
             models.CheckConstraint(condition=Q(reason_code__in=["", *FileReason.values]),
                                    name="submission_file_reason_code_valid"),
         ]
-        indexes = [models.Index(fields=["submission", "status"])]
+        indexes = [models.Index(fields=["submission", "status"]), models.Index(fields=["status", "queued_at"])]
 
     def __str__(self) -> str:
         return self.display_name or f"file {self.ordinal}"
@@ -196,6 +200,31 @@ class Measurement(models.Model):
         return f"{self.get_kind_display()} {self.length_mm} mm"
 
 
+class QcRun(models.Model):
+    """One run of automated QC on a visit, with what it concluded, as the review page shows it.
+
+    The findings of the run point here; `matches` (which series serves which requirement, and
+    why) and `measurements` (the header values behind the checks) are stored with it, so every
+    page shows what the run found instead of recomputing it, and the two can never disagree.
+    """
+
+    visit = models.ForeignKey("trials.Visit", on_delete=models.PROTECT, related_name="qc_runs")
+    submission = models.ForeignKey(Submission, null=True, blank=True, on_delete=models.PROTECT, related_name="qc_runs")
+    ran_at = models.DateTimeField(auto_now_add=True)
+    findings = models.PositiveIntegerField(default=0)
+    blocking = models.PositiveIntegerField(default=0)
+    matches = models.JSONField(default=list, blank=True)
+    measurements = models.JSONField(default=list, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["visit", "-id"]
+        indexes = [models.Index(fields=["visit", "-id"])]
+
+    def __str__(self) -> str:
+        return f"QC run {self.pk} of {self.visit_id}"
+
+
 class QcFinding(models.Model):
     """One result of automated QC for a visit (or one of its series). Recomputed on each upload."""
 
@@ -203,6 +232,8 @@ class QcFinding(models.Model):
     series = models.ForeignKey(Series, null=True, blank=True, on_delete=models.PROTECT, related_name="qc_findings")
     requirement = models.ForeignKey("trials.ImagingRequirement", null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+    run = models.ForeignKey(QcRun, null=True, blank=True, on_delete=models.PROTECT, related_name="finding_rows",
+                            help_text="The run that found it (empty for findings stored before runs were).")
     code = models.CharField(max_length=48)
     key = models.CharField(max_length=255, help_text="Identifies the finding across QC runs (code, requirement, series, study).")
     severity = models.CharField(max_length=16, choices=Severity.choices)

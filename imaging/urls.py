@@ -11,6 +11,7 @@ trial_urlpatterns = [
     path("visits/<int:visit_id>/", views.visit_detail, name="visit"),
     path("visits/<int:visit_id>/submit/", views.submission_new, name="submission-new"),
     path("submissions/<int:submission_id>/", views.submission_detail, name="submission"),
+    path("submissions/<int:submission_id>/cancel/", views.submission_cancel, name="submission-cancel"),
     path("queries/<int:query_id>/", query_views.query_detail, name="query"),
     path("queries/", query_views.query_list, name="queries"),
     path("visits/overdue/", qc_views.overdue_visits, name="overdue-visits"),

@@ -8,7 +8,6 @@ pending or unsigned read. Constant queries whatever the number of participants.
 """
 from __future__ import annotations
 
-import datetime as dt
 import statistics
 from collections import Counter, defaultdict
 from typing import Any
@@ -20,7 +19,7 @@ from django.utils import timezone
 
 from ictms.lib.charts import spider_chart, stacked_bar_chart, trend_chart, waterfall_chart
 from imaging.choices import QueryState
-from imaging.qc.selectors import visit_first_pass_acceptance
+from imaging.qc.selectors import monthly_counts, visit_first_pass_acceptance
 from imaging.queries.selectors import query_list_for_user
 from reads import adjudication as adj
 from reads.choices import Paradigm, ReadTaskState, ResultSource
@@ -41,33 +40,11 @@ RESPONSE_KEY = {code: key for code, key, _w in RESPONSES}
 RESPONSE_WORDS = {code: words for code, _k, words in RESPONSES}
 
 
-def _month(value: dt.date | dt.datetime) -> str:
-    if isinstance(value, dt.datetime):
-        value = timezone.localdate(value)
-    return f"{value.year:04d}-{value.month:02d}"
-
-
-def _months(first: str, last: str) -> list[str]:
-    """Every month from `first` to `last` ("YYYY-MM"), gaps included."""
-    year, month = int(first[:4]), int(first[5:])
-    out = []
-    while f"{year:04d}-{month:02d}" <= last:
-        out.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out
-
-
 def _monthly(request: HttpRequest, access: TrialAccess, visits: list[Any]) -> dict[str, Any]:
-    enrolled = Counter(_month(consent or created) for consent, created in trial_selectors.participant_list_for_user(
-        user=request.user, trial=access.trial).values_list("consent_date", "created_at"))
-    # When the images arrived (a visit accepted without a recorded arrival counts when it was accepted).
-    arrived = [v.received_at or v.accepted_at for v in visits if v.state != VisitState.EXPECTED]
-    received = Counter(_month(at) for at in arrived if at is not None)
-    seen = sorted(set(enrolled) | set(received))
-    months = _months(seen[0], seen[-1]) if seen else []
-    rows = [(m, enrolled.get(m, 0), received.get(m, 0)) for m in months]
-    chart = trend_chart(months, [("enrolled", "Participants enrolled", [r[1] for r in rows]),
-                                 ("received", "Visits with images received", [r[2] for r in rows])])
+    rows = [(m, enrolled, received) for m, enrolled, received, _backlog in
+            monthly_counts(user=request.user, trial=access.trial)]
+    chart = trend_chart([r[0] for r in rows], [("enrolled", "Participants enrolled", [r[1] for r in rows]),
+                                               ("received", "Visits with images received", [r[2] for r in rows])])
     return {"monthly": rows, "monthly_chart": chart}
 
 

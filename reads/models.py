@@ -347,3 +347,23 @@ class ReadPackage(models.Model):
 
     def __str__(self) -> str:
         return f"Read package {self.pk} of {self.trial_id} ({self.state})"
+
+    @property
+    def progress_pct(self) -> float:
+        """Files written as a share of the files to write (100 once ready)."""
+        if self.state == ReadPackageState.READY:
+            return 100.0
+        return round(100 * self.files_written / self.files_total, 1) if self.files_total else 0.0
+
+    @property
+    def unfinished(self) -> bool:
+        return self.state in (ReadPackageState.QUEUED, ReadPackageState.BUILDING)
+
+    @property
+    def build_seconds(self) -> float | None:
+        """From the request to the package being ready (queueing included)."""
+        return (self.built_at - self.created_at).total_seconds() if self.built_at else None
+
+    @property
+    def download_name(self) -> str:
+        return f"{self.trial.code}-read-package-{self.pk}.zip"

@@ -27,18 +27,13 @@ from trials.selectors import trial_get_for_user
 class ReadPackageSerializer(serializers.ModelSerializer):
     trial = serializers.CharField(source="trial.code", read_only=True)
     requested_by = serializers.CharField(source="requested_by.username", read_only=True)
-    progress_pct = serializers.SerializerMethodField()
+    progress_pct = serializers.FloatField(read_only=True)
 
     class Meta:
         model = ReadPackage
         fields = ["id", "trial", "requested_by", "cutoff", "subjects", "state", "files_written", "files_total",
                   "progress_pct", "size", "sha256", "error", "created_at", "built_at"]
         read_only_fields = fields
-
-    def get_progress_pct(self, obj: ReadPackage) -> float:
-        if obj.state == "ready":
-            return 100.0
-        return round(100 * obj.files_written / obj.files_total, 1) if obj.files_total else 0.0
 
 
 class ReadPackageRequestSerializer(serializers.Serializer):
@@ -74,5 +69,4 @@ class ReadPackageViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.
     def download(self, request: Request, pk: str | None = None) -> FileResponse:
         package = self.get_object()
         handle = packages.read_package_download(actor=cast(User, request.user), package=package)
-        name = f"{package.trial.code}-read-package-{package.pk}.zip"
-        return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+        return FileResponse(handle, as_attachment=True, filename=package.download_name, content_type="application/zip")

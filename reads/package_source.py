@@ -231,7 +231,7 @@ def package_input(trial: Trial, *, cutoff: dt.date | None = None,
             reads.append(pkg.Read(
                 slot,
                 tuple(pkg.Lesion(les.tracking_uid or str(les.pk), les.label, pkg.LesionKind(les.kind), les.organ,
-                                 les.location, les.lymph_node) for les in read_lesions),
+                                 les.location, les.lymph_node, uid=les.tracking_uid) for les in read_lesions),
                 tuple(observed),
                 tuple(_result(t, _visitnum(t)) for t in slot_tasks),
                 frozenset(_visitnum(t) for t in slot_tasks if accepted_by_sequence.get(t.sequence) == slot),

@@ -1,7 +1,7 @@
 """Routes of the reads pages (under /t/<code>/reads/)."""
 from django.urls import include, path
 
-from reads import adjudication_views, dashboard, quality_views, views
+from reads import adjudication_views, dashboard, package_views, quality_views, views
 
 app_name = "reads"
 
@@ -17,6 +17,8 @@ trial_urlpatterns = [
     path("results/", adjudication_views.results, name="results"),
     path("metrics/", adjudication_views.metrics, name="metrics"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("packages/", package_views.read_packages, name="packages"),
+    path("packages/<int:package_id>/download/", package_views.read_package_download, name="package-download"),
     path("tasks/<int:task_id>/", views.task, name="task"),
     path("quality-queries/", quality_views.quality_queries, name="quality-queries"),
 ]

@@ -203,7 +203,22 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    yield from _page(browser, live_server, bypass_csp=True)
+
+
+@pytest.fixture
+def strict_page(browser: Any, live_server: Any) -> Iterator[Any]:
+    """A page that obeys the server's Content-Security-Policy (tests/ictms/test_csp_browser.py).
+
+    `page` bypasses it: Playwright's string predicates (`wait_for_function("...")`) are evaluated
+    with `new Function` inside the page, which a policy without 'unsafe-eval' refuses.
+    """
+    yield from _page(browser, live_server, bypass_csp=False)
+
+
+def _page(browser: Any, live_server: Any, *, bypass_csp: bool) -> Iterator[Any]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900},
+                                  bypass_csp=bypass_csp)
     # No test may reach the internet: anything not served by the live server is refused.
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live_server.url)
                   or route.request.url.startswith("data:") or route.request.url.startswith("blob:") else route.abort())
@@ -301,6 +316,12 @@ def celery_worker_process(transactional_db: Any, settings: Any, tmp_path: Path) 
         "ICTMS_VAR_DIR": str(tmp_path / "worker-var"),
         "CELERY_VISIBILITY_TIMEOUT": "4",
     }
+    s3 = settings.STORAGES["default"]
+    if s3["BACKEND"] == "storages.backends.s3.S3Storage":  # the s3_storage fixture: the worker uses the same bucket
+        options = s3["OPTIONS"]
+        env.update({"AWS_STORAGE_BUCKET_NAME": options["bucket_name"], "AWS_S3_ENDPOINT_URL": options["endpoint_url"],
+                    "AWS_S3_REGION_NAME": options["region_name"], "AWS_ACCESS_KEY_ID": options["access_key"],
+                    "AWS_SECRET_ACCESS_KEY": options["secret_key"]})
     previous = app.conf.task_default_queue
     app.conf.task_default_queue = queue
     worker = WorkerProcess(env, tmp_path / "worker.log")
@@ -311,6 +332,28 @@ def celery_worker_process(transactional_db: Any, settings: Any, tmp_path: Path) 
         worker.stop()
         app.conf.task_default_queue = previous
         print((tmp_path / "worker.log").read_text(errors="replace")[-4000:])
+
+
+# --- object storage -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """moto's standalone S3 server on a loopback port (tests/s3.py), one per session and xdist worker."""
+    from tests.s3 import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("moto") / "moto.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_storage(settings: Any, s3_server: Any) -> Any:
+    """Default storage on a fresh bucket of the S3 server (request it before fixtures that store files)."""
+    bucket = s3_server.bucket()
+    settings.STORAGES = {**settings.STORAGES, "default": bucket.storage()}
+    return bucket
 
 
 def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.2) -> None:

@@ -21,6 +21,17 @@ TRIAL_MACHINE = StateMachine.build(
     },
 )
 
+# What moving a trial to each status does, in the words the status form and its confirmation page show
+# (one place: the form's help, the confirmation and the trial pages' banners read these).
+TRIAL_STATUS_CONSEQUENCES: dict[str, str] = {
+    TrialStatus.SETUP: "The trial is still being set up: sites can already enrol participants and upload images, "
+                       "but its schedule and imaging requirements may still change.",
+    TrialStatus.ACTIVE: "Sites enrol participants and upload images; QC and reads go on.",
+    TrialStatus.LOCKED: "No more enrolments or image uploads at any site: the trial's data is frozen. "
+                        "Only a trial admin can unlock it (back to Active, with a reason) or close it.",
+    TrialStatus.CLOSED: "Closed for good: no enrolments or uploads, and the status can never change again.",
+}
+
 
 class Role(models.TextChoices):
     TRIAL_ADMIN = "trial_admin", "Trial admin"
@@ -35,6 +46,25 @@ class Role(models.TextChoices):
 SITE_ROLES = {Role.SITE_COORDINATOR}
 # Roles that are blinded: they never see sites, subject codes, arms, real dates or PHI.
 BLINDED_ROLES = {Role.READER, Role.ADJUDICATOR}
+
+
+class InvitationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+# An invitation of an existing account: the invitee accepts or declines it, the trial admin revokes
+# it, or it expires (INVITATION_EXPIRY_DAYS). Every end is final: a new invitation starts again.
+INVITATION_MACHINE = StateMachine.build(
+    name="invitation", field="state", choices=InvitationState, audit_action=AuditAction.INVITATION_STATE_CHANGE,
+    transitions={
+        InvitationState.PENDING: {InvitationState.ACCEPTED, InvitationState.DECLINED, InvitationState.REVOKED,
+                                  InvitationState.EXPIRED},
+    },
+)
 
 
 class ParticipantStatus(models.TextChoices):
@@ -52,6 +82,17 @@ PARTICIPANT_MACHINE = StateMachine.build(
         ParticipantStatus.ENROLLED: {ParticipantStatus.WITHDRAWN, ParticipantStatus.COMPLETED},
     },
 )
+
+# What moving a participant to each status does (shown by the status form and its confirmation page).
+PARTICIPANT_STATUS_CONSEQUENCES: dict[str, str] = {
+    ParticipantStatus.SCREENING: "The participant is being screened; their visits are expected.",
+    ParticipantStatus.ENROLLED: "The participant is enrolled: their visits are expected and take images.",
+    ParticipantStatus.SCREEN_FAILED: "The participant leaves the trial for good: they owe no more visits and "
+                                     "the status can never change again.",
+    ParticipantStatus.WITHDRAWN: "The participant leaves the trial for good: they owe no more visits and "
+                                 "the status can never change again.",
+    ParticipantStatus.COMPLETED: "The participant has finished the trial: the status can never change again.",
+}
 
 
 class VisitState(models.TextChoices):

@@ -10,11 +10,13 @@ from typing import Any, ClassVar
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from ictms.lib.filters import FlagFilter, IdFilter
-from trials.models import ImagingRequirement, Membership, Participant, Site, TimepointDefinition, Trial, Visit
+from trials.choices import InvitationState
+from trials.models import ImagingRequirement, Invitation, Membership, Participant, Site, TimepointDefinition, Trial, Visit
 from trials.selectors import site_list_for_user
 
 
@@ -77,7 +79,9 @@ class TrialSiteFilterSet(TrialFilterSet):
                 number, code = data.get("site"), data.get("trial") or ""
                 if number and not filterset.site_exists(number, code):
                     where = f" in trial {code}" if code else ""
-                    self.add_error("site", f"No site {number}{where} among your sites.")
+                    # A parameterised message: django-filter formats it with %, and the number is user input.
+                    self.add_error("site", ValidationError("No site %(number)s%(where)s among your sites.",
+                                                           params={"number": number, "where": where}))
                 return data
 
         return SiteCheckingForm
@@ -118,6 +122,16 @@ class MembershipFilterSet(TrialFilterSet):
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         qs = super().filter_queryset(queryset)
         return qs if self.form.cleaned_data.get("include_ended") else qs.filter(is_active=True)
+
+
+class InvitationFilterSet(TrialFilterSet):
+    """`?trial=CODE&state=pending` (stored state; a pending one past its time reads as expired in the output)."""
+
+    state = django_filters.ChoiceFilter(choices=InvitationState.choices)
+
+    class Meta:
+        model = Invitation
+        fields: list[str] = []
 
 
 class ParticipantFilterSet(TrialSiteFilterSet):

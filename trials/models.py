@@ -16,10 +16,12 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from trials.choices import (
+    INVITATION_MACHINE,
     PARTICIPANT_MACHINE,
     TRIAL_MACHINE,
     VISIT_MACHINE,
     ContrastRule,
+    InvitationState,
     Modality,
     ParticipantStatus,
     Role,
@@ -45,6 +47,9 @@ def _new_secret() -> str:
 # Trial settings that another app interprets are validated by that app, which registers a check
 # here when it is ready (imaging: the QC severity overrides), so trials imports no app above it.
 SETTING_VALIDATORS: dict[str, Callable[[Any], object]] = {}
+# The QC finding codes a trial may give another severity: (code, title, default severity), in
+# imaging QC's order. Filled by imaging's AppConfig.ready from imaging.qc.rules.finding_registry.
+QC_FINDINGS: list[tuple[str, str, str]] = []
 
 class Trial(models.Model):
     code = models.CharField(max_length=32, unique=True, validators=[trial_code_validator])
@@ -110,6 +115,12 @@ class Trial(models.Model):
         """Sites enrol and send images while the trial is in set-up or active; locking freezes its data."""
         return self.status not in (TrialStatus.LOCKED, TrialStatus.CLOSED)
 
+    def status_notice(self) -> str:
+        """What the trial pages' banner says about the status ("" while active): TRIAL_STATUS_CONSEQUENCES."""
+        from trials.choices import TRIAL_STATUS_CONSEQUENCES
+
+        return "" if self.status == TrialStatus.ACTIVE else TRIAL_STATUS_CONSEQUENCES.get(self.status, "")
+
     def data_refusal(self, what: str) -> str:
         """Why `what` (e.g. "no images can be submitted") is refused, or "" while the trial accepts data."""
         return "" if self.accepts_data else f"{self.code} is {self.get_status_display().lower()}: {what}."
@@ -120,6 +131,12 @@ class Trial(models.Model):
 
     def subject_code_regex(self, site_number: str) -> str:
         return self.subject_code_pattern.replace("{site}", re.escape(site_number))
+
+    def subject_code_example(self, site_number: str) -> str | None:
+        """A subject code of that site in this trial's format (e.g. 101-001); None for an own regular expression."""
+        from trials.subject_codes import example
+
+        return example(self.subject_code_pattern, site_number)
 
     def clean(self) -> None:
         try:
@@ -151,9 +168,14 @@ class Site(models.Model):
             ("answer_queries", "Answer queries sent to this site"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["trial", "number"], name="site_number_unique_in_trial"),
             models.UniqueConstraint(
-                fields=["trial", "ae_title"], condition=~Q(ae_title=""), name="site_ae_title_unique_in_trial"
+                fields=["trial", "number"], name="site_number_unique_in_trial",
+                violation_error_message="Another site of this trial already has this number. Choose another site number.",
+            ),
+            models.UniqueConstraint(
+                fields=["trial", "ae_title"], condition=~Q(ae_title=""), name="site_ae_title_unique_in_trial",
+                violation_error_message="Another site of this trial already uses this AE title: each site's DICOM "
+                "node needs its own. Leave it blank or choose another.",
             ),
         ]
 
@@ -175,13 +197,17 @@ class Membership(models.Model):
         ordering = ["trial", "role", "user__username"]
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "trial"], condition=Q(is_active=True), name="one_active_membership_per_trial"
+                fields=["user", "trial"], condition=Q(is_active=True), name="one_active_membership_per_trial",
+                violation_error_message="This person is already a member of this trial. Change their role instead.",
             ),
             models.CheckConstraint(
                 condition=(Q(role=Role.SITE_COORDINATOR, site__isnull=False) | (~Q(role=Role.SITE_COORDINATOR) & Q(site__isnull=True))),
                 name="membership_site_iff_site_role",
+                violation_error_message="A site coordinator works at one site (choose it); the other roles work "
+                "for the whole trial (leave the site empty).",
             ),
-            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid",
+                                   violation_error_message="Choose one of the roles offered."),
         ]
 
     def __str__(self) -> str:
@@ -195,6 +221,54 @@ class Membership(models.Model):
             raise ValidationError({"site": "Only site roles are tied to a site."})
         if self.site_id and self.trial_id and self.site.trial_id != self.trial_id:
             raise ValidationError({"site": "That site belongs to another trial."})
+
+
+class Invitation(models.Model):
+    """An existing account invited to a trial with a role; the membership exists once its owner accepts.
+
+    The trial admin knows the invitation by its e-mail address and state only: `__str__` (the audit
+    trail's object column) names neither the account's username nor its owner's name. The e-mailed
+    link carries a signed token of the invitation's id (`trials.invitations`), so nothing secret is
+    stored; the page it opens still refuses everyone but the invited account.
+    """
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="invitations")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    site = models.ForeignKey(Site, null=True, blank=True, on_delete=models.PROTECT, related_name="invitations")
+    email = models.EmailField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trial_invitations")
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=16, choices=InvitationState.choices, default=InvitationState.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    membership = models.ForeignKey(Membership, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            INVITATION_MACHINE.check_constraint(),
+            models.UniqueConstraint(
+                fields=["user", "trial"], condition=Q(state=InvitationState.PENDING), name="one_pending_invitation_per_trial",
+                violation_error_message="This address already has a pending invitation to this trial.",
+            ),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="invitation_role_valid",
+                                   violation_error_message="Choose one of the roles offered."),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} to {self.trial}"
+
+    def is_expired(self, now: dt.datetime) -> bool:
+        return self.state == InvitationState.EXPIRED or (self.state == InvitationState.PENDING and self.expires_at <= now)
+
+    def shown_state(self, now: dt.datetime) -> str:
+        """The state as pages and the API show it: a pending invitation past its time reads as expired."""
+        return InvitationState.EXPIRED if self.is_expired(now) else self.state
+
+    def shown_state_label(self, now: dt.datetime) -> str:
+        return INVITATION_MACHINE.label(self.shown_state(now))
 
 
 class Participant(models.Model):
@@ -216,7 +290,10 @@ class Participant(models.Model):
     class Meta:
         ordering = ["trial", "subject_code"]
         constraints = [
-            models.UniqueConstraint(fields=["trial", "subject_code"], name="subject_code_unique_in_trial"),
+            models.UniqueConstraint(
+                fields=["trial", "subject_code"], name="subject_code_unique_in_trial",
+                violation_error_message="Another participant of this trial already has this subject code.",
+            ),
             PARTICIPANT_MACHINE.check_constraint(),
         ]
 
@@ -241,9 +318,20 @@ class TimepointDefinition(models.Model):
     class Meta:
         ordering = ["trial", "order"]
         constraints = [
-            models.UniqueConstraint(fields=["trial", "code"], name="timepoint_code_unique_in_trial"),
-            models.UniqueConstraint(fields=["trial", "order"], name="timepoint_order_unique_in_trial"),
-            models.UniqueConstraint(fields=["trial"], condition=Q(is_baseline=True), name="one_baseline_per_trial"),
+            models.UniqueConstraint(
+                fields=["trial", "code"], name="timepoint_code_unique_in_trial",
+                violation_error_message="Another timepoint of this trial already has this code. Choose another code.",
+            ),
+            models.UniqueConstraint(
+                fields=["trial", "order"], name="timepoint_order_unique_in_trial",
+                violation_error_message="Another timepoint of this trial is already at this position in the schedule. "
+                "Choose another order number.",
+            ),
+            models.UniqueConstraint(
+                fields=["trial"], condition=Q(is_baseline=True), name="one_baseline_per_trial",
+                violation_error_message="This trial already has a baseline timepoint; a trial has only one. Untick "
+                "“Is baseline” here, or on the current baseline first.",
+            ),
         ]
 
     def __str__(self) -> str:

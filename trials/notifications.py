@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from trials.models import Membership
+from trials.models import Invitation, Membership
 
 
 def membership_invitation_send(*, membership_id: int) -> None:
@@ -28,4 +28,30 @@ def membership_invitation_send(*, membership_id: int) -> None:
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,
         recipient_list=[user.email],
+    )
+
+
+def invitation_send(*, invitation_id: int) -> None:
+    """Tell the owner of an existing account that a trial admin invites them, with the link to accept or decline."""
+    from trials.choices import InvitationState
+    from trials.selectors import invitation_token
+
+    invitation = Invitation.objects.select_related("user", "trial", "site", "invited_by").get(pk=invitation_id)
+    if invitation.state != InvitationState.PENDING:
+        return  # revoked (or answered) before the e-mail went out
+    user = invitation.user
+    inviter = invitation.invited_by.get_full_name() or invitation.invited_by.get_username()
+    link = settings.SITE_URL.rstrip("/") + reverse("trials:invitation", kwargs={"token": invitation_token(invitation)})
+    where = f" at site {invitation.site.number}" if invitation.site else ""
+    send_mail(
+        subject=f"[ICTMS] Invitation to {invitation.trial.code}",
+        message=(
+            f"Hello {user.get_full_name() or user.username},\n\n"
+            f"{inviter} invites you to trial {invitation.trial.code} ({invitation.trial.title}) with the role "
+            f"{invitation.get_role_display()}{where}.\n\nYou become a member only if you accept. Log in as "
+            f"{user.username} and accept or decline here (the link works until {invitation.expires_at:%Y-%m-%d}):\n"
+            f"{link}\n\nIf you did not expect this, decline it or ignore this message.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[invitation.email],
     )

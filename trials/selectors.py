@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core import signing
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user, get_perms
 
 from ictms.lib.errors import NotFoundError
 from ictms.lib.users import AnyUser
-from trials.choices import BLINDED_ROLES, Role, VisitStatus
+from trials.choices import BLINDED_ROLES, InvitationState, Role, VisitStatus
 from trials.models import (
     ImagingRequirement,
+    Invitation,
     Membership,
     Participant,
     Site,
@@ -30,6 +34,32 @@ def _user_id(user: AnyUser) -> int:
     if user.pk is None:
         raise ValueError("the anonymous user has no memberships")
     return user.pk
+
+
+def login_lockout() -> dt.timedelta:
+    """How long an account stays locked after its last failed log-in (LOGIN_LOCKOUT_MINUTES, read by django-axes)."""
+    from axes.helpers import get_cool_off
+
+    return get_cool_off() or dt.timedelta(0)
+
+
+def account_locks(*, usernames: Iterable[str]) -> dict[str, dt.datetime]:
+    """The accounts among `usernames` that django-axes refuses now, each with when its lock ends by itself.
+
+    Axes (database handler, locking by username) counts the failures of the attempts newer than the
+    cool-off; at AXES_FAILURE_LIMIT the account is locked until the cool-off after the last one. One query.
+    """
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.db.models import Max, Sum
+    from django.utils import timezone
+
+    cool_off = login_lockout()
+    rows = (
+        AccessAttempt.objects.filter(username__in=list(usernames), attempt_time__gte=timezone.now() - cool_off)
+        .values("username").annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+    )
+    return {row["username"]: row["last"] + cool_off for row in rows if row["failures"] >= settings.AXES_FAILURE_LIMIT}
 
 
 def trial_list_for_user(*, user: AnyUser) -> QuerySet[Trial]:
@@ -119,6 +149,57 @@ def membership_list_for_trial(*, user: AnyUser, trial: Trial | None = None, incl
     return qs.order_by("trial__code", "role", "user__username")
 
 
+INVITATION_LINK_SALT = "trials.invitation"
+
+
+def invitation_token(invitation: Invitation) -> str:
+    """The token of the invitation's link: its id, signed with the secret key (nothing secret is stored).
+
+    It is the same for the life of the invitation (the home page and the e-mail show one link); when
+    it stops working is the invitation's state and expiry, not the token's.
+    """
+    return signing.Signer(salt=INVITATION_LINK_SALT).sign_object(invitation.pk)
+
+
+def invitation_list_for_trial(*, user: AnyUser, trial: Trial | None = None) -> QuerySet[Invitation]:
+    """Invitations of trials the caller administers (what the admin may know of them: no account details)."""
+    qs = Invitation.objects.filter(trial__in=trials_with(user, "trials.manage_trial")).select_related("trial", "site")
+    if trial is not None:
+        qs = qs.filter(trial=trial)
+    return qs.order_by("-created_at", "-id")
+
+
+def invitation_list_for_user(*, user: AnyUser, pending_only: bool = False) -> QuerySet[Invitation]:
+    """The caller's own invitations (pending and not yet expired with `pending_only`), newest first."""
+    if not _authenticated(user):
+        return Invitation.objects.none()
+    qs = Invitation.objects.filter(user_id=_user_id(user)).select_related("trial", "site", "invited_by")
+    if pending_only:
+        qs = qs.filter(state=InvitationState.PENDING, expires_at__gt=timezone.now())
+    return qs.order_by("-created_at", "-id")
+
+
+def invitation_visible_to(*, user: AnyUser) -> QuerySet[Invitation]:
+    """Invitations the caller may see at all: their own, and those of trials they administer (the API's scope)."""
+    if not _authenticated(user):
+        return Invitation.objects.none()
+    return Invitation.objects.filter(
+        Q(user_id=_user_id(user)) | Q(trial__in=trials_with(user, "trials.manage_trial"))
+    ).select_related("trial", "site").order_by("-created_at", "-id")
+
+
+def invitation_get_by_token(*, user: AnyUser, token: str) -> Invitation:
+    """The caller's own invitation named by a link's token; a bad token or someone else's invitation: 404."""
+    try:
+        pk = signing.Signer(salt=INVITATION_LINK_SALT).unsign_object(token)
+    except signing.BadSignature:
+        raise NotFoundError("No such invitation.") from None
+    invitation = invitation_list_for_user(user=user).filter(pk=pk).first() if isinstance(pk, int) else None
+    if invitation is None:
+        raise NotFoundError("No such invitation.")
+    return invitation
+
+
 def site_list_for_user(*, user: AnyUser, trial: Trial | None = None) -> QuerySet[Site]:
     """Sites whose existence the caller may know: all of a trial for core-lab roles, their own for sites."""
     qs = Site.objects.filter(
@@ -197,12 +278,18 @@ def imaging_requirement_list_for_user(*, user: AnyUser, trial: Trial | None = No
 @dataclass(frozen=True)
 class GridRow:
     participant: Participant
-    cells: list[tuple[Visit | None, VisitStatus | None]]  # (visit, status) per timepoint, in schedule order
+    # (visit, status, may the caller submit images to it now) per timepoint, in schedule order
+    cells: list[tuple[Visit | None, VisitStatus | None, bool]]
 
 
 def visit_grid(*, user: AnyUser, trial: Trial, site: Site | None = None, today: dt.date) -> tuple[list[TimepointDefinition], list[GridRow]]:
-    """Participants × timepoints with each visit's status, in three queries whatever the size."""
+    """Participants × timepoints with each visit's status, in four queries whatever the size.
+
+    A cell may take images when the caller holds the upload right at the participant's site and
+    the visit takes images (`Visit.image_refusal`, the rule the submission service applies).
+    """
     timepoints = list(TimepointDefinition.objects.filter(trial=trial).order_by("order"))
+    upload_sites = set(_sites_with(user, "trials.upload_images").filter(trial=trial).values_list("id", flat=True))
     participants = list(participant_list_for_user(user=user, trial=trial, site=site))
     visits = visit_list_for_user(user=user, trial=trial)
     if site is not None:
@@ -213,7 +300,8 @@ def visit_grid(*, user: AnyUser, trial: Trial, site: Site | None = None, today: 
         cells = []
         for tp in timepoints:
             visit = by_key.get((participant.pk, tp.pk))
-            cells.append((visit, visit.status(today) if visit else None))
+            may_upload = visit is not None and participant.site_id in upload_sites and not visit.image_refusal()
+            cells.append((visit, visit.status(today) if visit else None, may_upload))
         rows.append(GridRow(participant, cells))
     return timepoints, rows
 
@@ -254,6 +342,8 @@ def visit_overdue_list(*, user: AnyUser, trial: Trial, site: Site | None = None,
     for visit in visits:
         window = visit.window()
         if window is not None and window[1] < today:
-            rows.append(OverdueVisit(visit, visit.status(today), window, (today - window[1]).days))
+            # The site is late only until its images arrived: the core lab's review time is not held against it.
+            until = timezone.localdate(visit.received_at) if visit.received_at and visit.state != VisitState.EXPECTED else today
+            rows.append(OverdueVisit(visit, visit.status(today), window, max(0, (min(until, today) - window[1]).days)))
     rows.sort(key=lambda r: (-r.days_late, r.visit.participant.subject_code, r.visit.timepoint.order))
     return rows

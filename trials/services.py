@@ -4,8 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -14,19 +17,22 @@ from django.utils import timezone
 from audit.actions import AuditAction
 from audit.services import audit_record, diff, snapshot
 from audit.transitions import transition
-from ictms.lib.errors import DomainError, NotFoundError, PermissionDeniedError
+from ictms.lib.errors import DomainError, InvalidTransition, NotFoundError, PermissionDeniedError
 from ictms.lib.history import stamp
 from trials.choices import (
+    INVITATION_MACHINE,
     PARTICIPANT_MACHINE,
     SITE_ROLES,
     TRIAL_MACHINE,
     VISIT_MACHINE,
+    InvitationState,
     ParticipantStatus,
     Role,
     VisitState,
 )
 from trials.models import (
     ImagingRequirement,
+    Invitation,
     Membership,
     Participant,
     Site,
@@ -118,12 +124,13 @@ def trial_update(*, actor: User, trial: Trial, **fields: Any) -> Trial:
 
 
 @transaction.atomic
-def trial_status_change(*, actor: User, trial: Trial, status: str, reason: str = "") -> Trial:
+def trial_status_change(*, actor: User, trial: Trial, status: str, reason: str) -> Trial:
+    """Move the trial to `status` (TRIAL_STATUS_CONSEQUENCES says what that does); every change needs a reason."""
     require_trial_perm(actor, "manage_trial", trial)
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
     TRIAL_MACHINE.ensure(trial.status, status)
-    if not trial.accepts_data and not reason.strip():
-        raise ValidationError({"reason": "Give a reason for changing a locked trial."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Give a reason for changing the trial's status."})
     transition(TRIAL_MACHINE, trial, status, actor=actor, trial=trial, reason=reason)
     return trial
 
@@ -219,11 +226,52 @@ def imaging_requirement_delete(*, actor: User, requirement: ImagingRequirement, 
     requirement.delete()
 
 
+@transaction.atomic
+def imaging_requirements_copy(*, actor: User, source: TimepointDefinition, targets: Sequence[TimepointDefinition],
+                              requirement_ids: Collection[int] | None = None) -> list[ImagingRequirement]:
+    """Copy the imaging requirements of `source` (all, or those of `requirement_ids`) to other timepoints.
+
+    The targets must be other timepoints of the same trial. A requirement the target already has
+    with the same values is not added twice, so copying again adds nothing. Each copy is an
+    `imaging_requirement.create` event naming the timepoint and requirement it was copied from.
+    """
+    trial = source.trial
+    require_trial_perm(actor, "manage_trial", trial)
+    if not targets:
+        raise ValidationError({"targets": "Choose at least one timepoint to copy the requirements to."})
+    wrong = [t for t in targets if t.trial_id != trial.pk or t.pk == source.pk]
+    if wrong:
+        raise ValidationError({"targets": "Copy to other timepoints of this trial."})
+    requirements = list(source.imaging_requirements.order_by("id"))
+    if requirement_ids is not None:
+        requirements = [r for r in requirements if r.pk in set(requirement_ids)]
+    if not requirements:
+        raise DomainError(f"Timepoint {source.code} has no imaging requirements to copy.")
+    created = []
+    for target in TimepointDefinition.objects.select_for_update().filter(pk__in=[t.pk for t in targets]).order_by("order"):
+        existing = [snapshot(r, REQUIREMENT_FIELDS) for r in target.imaging_requirements.all()]
+        for original in requirements:
+            values = snapshot(original, REQUIREMENT_FIELDS)
+            if values in existing:
+                continue
+            copy = ImagingRequirement(timepoint=target)
+            for name in REQUIREMENT_FIELDS:
+                setattr(copy, name, getattr(original, name))
+            _save(copy, actor)
+            audit_record(actor=actor, action=AuditAction.IMAGING_REQUIREMENT_CREATE, target=copy, trial=trial,
+                         changes=diff({}, snapshot(copy, REQUIREMENT_FIELDS)),
+                         data={"timepoint": target.code, "copied_from": source.code, "copied_requirement": original.pk})
+            existing.append(values)
+            created.append(copy)
+    return created
+
+
 # --- memberships ------------------------------------------------------------------------------
 
 def _membership_create(*, actor: User, trial: Trial, user: User, role: str, site: Site | None) -> Membership:
     if Membership.objects.filter(user=user, trial=trial, is_active=True).exists():
-        raise DomainError(f"{user.get_username()} is already a member of {trial.code}; change their role instead.")
+        raise DomainError(f"{user.email or user.get_username()} is already a member of {trial.code}; "
+                          "change their role instead.")
     membership = Membership(user=user, trial=trial, role=role, site=site if role in SITE_ROLES else None)
     _save(membership, actor)
     membership_permissions_sync(user=user, trial=trial)
@@ -232,15 +280,31 @@ def _membership_create(*, actor: User, trial: Trial, user: User, role: str, site
     return membership
 
 
+@dataclass(frozen=True)
+class InviteOutcome:
+    """What `membership_invite` did: a new account and its membership, or an invitation of an existing account."""
+
+    email: str
+    membership: Membership | None = None
+    invitation: Invitation | None = None
+
+    @property
+    def created_user(self) -> bool:
+        return self.membership is not None
+
+
 @transaction.atomic
 def membership_invite(
     *, actor: User, trial: Trial, email: str, role: str, site: Site | None = None,
     first_name: str = "", last_name: str = "", username: str = "",
-) -> tuple[Membership, bool]:
-    """Give a person a role in the trial, creating their account if needed.
+) -> InviteOutcome:
+    """Give a person a role in the trial: a new account at once, an existing account by invitation.
 
-    Returns (membership, created_user). A new account has no usable password; the caller sends
-    the set-password e-mail after commit (`membership_invitation_send`).
+    No account with this e-mail: the account is created with no usable password and the
+    membership with it; the set-password e-mail follows after commit (setting the password is
+    their consent). An account with this e-mail: a pending invitation, e-mailed to its owner, who
+    becomes a member only by accepting it (`invitation_accept`). The admin learns nothing of that
+    account: the invitation, its audit event and every message name the e-mail address only.
     """
     require_trial_perm(actor, "manage_trial", trial)
     if role not in Role.values:
@@ -250,28 +314,132 @@ def membership_invite(
             raise ValidationError({"site": "Choose the site this person works at."})
         if site.trial_id != trial.pk:
             raise ValidationError({"site": "That site belongs to another trial."})
+    else:
+        site = None
     email = email.strip().lower()
     if not email:
         raise ValidationError({"email": "An e-mail address is required."})
     user = User.objects.filter(email__iexact=email).first()
-    created = False
-    if user is None:
-        username = (username or email.split("@")[0]).strip()
-        if User.objects.filter(username=username).exists():
-            username = f"{username}{secrets.randbelow(9000) + 1000}"
-        user = User(username=username, email=email, first_name=first_name, last_name=last_name)
-        user.set_unusable_password()
-        user.full_clean()
-        user.save()
-        created = True
-        audit_record(actor=actor, action=AuditAction.USER_CREATE, target=user, trial=trial,
-                     data={"username": user.username, "email": email})
+    if user is not None:
+        return InviteOutcome(email=email, invitation=_invitation_create(
+            actor=actor, trial=trial, user=user, email=email, role=role, site=site))
+    username = (username or email.split("@")[0]).strip()
+    if User.objects.filter(username=username).exists():
+        username = f"{username}{secrets.randbelow(9000) + 1000}"
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    user.set_unusable_password()
+    user.full_clean()
+    user.save()
+    audit_record(actor=actor, action=AuditAction.USER_CREATE, target=user, trial=trial,
+                 data={"username": user.username, "email": email})
     membership = _membership_create(actor=actor, trial=trial, user=user, role=role, site=site)
-    if created:
-        from trials.tasks import membership_invitation_send_task
+    from trials.tasks import membership_invitation_send_task
 
-        transaction.on_commit(lambda: membership_invitation_send_task.delay(membership.pk))
-    return membership, created
+    transaction.on_commit(lambda: membership_invitation_send_task.delay(membership.pk))
+    return InviteOutcome(email=email, membership=membership)
+
+
+def _invitation_create(*, actor: User, trial: Trial, user: User, email: str, role: str, site: Site | None) -> Invitation:
+    if Membership.objects.filter(user=user, trial=trial, is_active=True).exists():
+        raise DomainError(f"{email} is already a member of {trial.code}; change their role instead.")
+    now = timezone.now()
+    pending = Invitation.objects.select_for_update().filter(user=user, trial=trial, state=InvitationState.PENDING).first()
+    if pending is not None and pending.expires_at > now:
+        raise DomainError(f"{email} already has a pending invitation to {trial.code} (until "
+                          f"{pending.expires_at:%Y-%m-%d}); revoke it to send another.")
+    if pending is not None:
+        _invitation_expire(pending)
+    invitation = Invitation(trial=trial, role=role, site=site, email=email, user=user, invited_by=actor,
+                            expires_at=now + dt.timedelta(days=settings.INVITATION_EXPIRY_DAYS))
+    _save(invitation, actor)
+    audit_record(actor=actor, action=AuditAction.INVITATION_CREATE, target=invitation, trial=trial,
+                 changes=diff({}, {"email": email, "role": role, "site": site.number if site else None,
+                                   "state": invitation.state}),
+                 data={"expires_at": invitation.expires_at.isoformat()})
+    from trials.tasks import invitation_send_task
+
+    transaction.on_commit(lambda: invitation_send_task.delay(invitation.pk))
+    return invitation
+
+
+def _invitation_for_invitee(actor: User, invitation: Invitation) -> Invitation:
+    """The invitation, locked, if it is the actor's own; anyone else is told it does not exist."""
+    found = Invitation.objects.select_for_update(of=("self",)).select_related("trial", "site").filter(
+        pk=invitation.pk, user_id=actor.pk).first()
+    if found is None or not actor.is_active:
+        raise NotFoundError("No such invitation.")
+    return found
+
+
+def _ensure_pending(invitation: Invitation, now: dt.datetime) -> None:
+    if invitation.state != InvitationState.PENDING:
+        raise InvalidTransition(f"This invitation has already been {invitation.get_state_display().lower()}: "
+                                "nothing was changed.")
+    if invitation.expires_at <= now:
+        raise DomainError(f"This invitation expired on {invitation.expires_at:%Y-%m-%d}: ask the trial admin of "
+                          f"{invitation.trial.code} for a new one.")
+
+
+@transaction.atomic
+def invitation_accept(*, actor: User, invitation: Invitation) -> Membership:
+    """The invited account's owner accepts: the membership starts now, with the invited role and site."""
+    invitation = _invitation_for_invitee(actor, invitation)
+    now = timezone.now()
+    _ensure_pending(invitation, now)
+    site = invitation.site
+    if site is not None and not site.is_active:
+        raise DomainError(f"Site {site.number} no longer takes part in {invitation.trial.code}: ask the trial admin "
+                          "for a new invitation.")
+    membership = _membership_create(actor=actor, trial=invitation.trial, user=actor, role=invitation.role, site=site)
+    transition(INVITATION_MACHINE, invitation, InvitationState.ACCEPTED, actor=actor, trial=invitation.trial,
+               action=AuditAction.INVITATION_ACCEPT, fields={"membership_id": membership.pk},
+               bookkeeping={"decided_at": now})
+    return membership
+
+
+@transaction.atomic
+def invitation_decline(*, actor: User, invitation: Invitation, reason: str = "") -> Invitation:
+    """The invited account's owner declines: no membership; the admin sees "declined" (and the reason, if given)."""
+    invitation = _invitation_for_invitee(actor, invitation)
+    _ensure_pending(invitation, timezone.now())
+    transition(INVITATION_MACHINE, invitation, InvitationState.DECLINED, actor=actor, trial=invitation.trial,
+               action=AuditAction.INVITATION_DECLINE, reason=reason.strip(), bookkeeping={"decided_at": timezone.now()})
+    return invitation
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: User, invitation: Invitation, reason: str = "") -> Invitation:
+    """The trial admin withdraws a pending invitation: its link stops working."""
+    trial = invitation.trial
+    if not actor.has_perm("trials.view_trial", trial):
+        raise NotFoundError("No such invitation.")
+    require_trial_perm(actor, "manage_trial", trial)
+    invitation = Invitation.objects.select_for_update(of=("self",)).select_related("trial").get(pk=invitation.pk)
+    if invitation.state != InvitationState.PENDING:
+        raise InvalidTransition(f"This invitation is {invitation.get_state_display().lower()}: only a pending "
+                                "invitation can be revoked.")
+    transition(INVITATION_MACHINE, invitation, InvitationState.REVOKED, actor=actor, trial=trial,
+               action=AuditAction.INVITATION_REVOKE, reason=reason.strip(), bookkeeping={"decided_at": timezone.now()})
+    return invitation
+
+
+def _invitation_expire(invitation: Invitation) -> None:
+    transition(INVITATION_MACHINE, invitation, InvitationState.EXPIRED, actor=None, trial=invitation.trial,
+               action=AuditAction.INVITATION_EXPIRE, bookkeeping={"decided_at": timezone.now()},
+               data={"expires_at": invitation.expires_at.isoformat()})
+
+
+@transaction.atomic
+def invitations_expire(*, now: dt.datetime | None = None) -> int:
+    """Mark every pending invitation past its time expired (the system's move, on Celery beat). Returns how many."""
+    now = now or timezone.now()
+    overdue = Invitation.objects.select_for_update(skip_locked=True, of=("self",)).select_related("trial").filter(
+        state=InvitationState.PENDING, expires_at__lte=now).order_by("id")
+    count = 0
+    for invitation in overdue:
+        _invitation_expire(invitation)
+        count += 1
+    return count
 
 
 def _ensure_admin_remains(membership: Membership, new_role: str | None) -> None:
@@ -325,6 +493,35 @@ def membership_remove(*, actor: User, membership: Membership, reason: str) -> Me
     return membership
 
 
+@transaction.atomic
+def member_unlock(*, actor: User, membership: Membership, reason: str) -> int:
+    """Lift the log-in lock (django-axes) of a member's account before it ends by itself; reason required, audited.
+
+    The trial admin of any trial the person is an active member of may do it. Returns how many
+    failed-attempt records were cleared. Refused when the account is not locked.
+    """
+    from axes.models import AccessAttempt
+
+    from trials.selectors import account_locks
+
+    require_trial_perm(actor, "manage_trial", membership.trial)
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "Give a reason for unlocking this account."})
+    membership = Membership.objects.select_related("trial", "user").get(pk=membership.pk)
+    if not membership.is_active:
+        raise DomainError("This membership has ended.")
+    user = membership.user
+    locked_until = account_locks(usernames=[user.username]).get(user.username)
+    if locked_until is None:
+        raise DomainError(f"{user.username}'s account is not locked.")
+    attempts = AccessAttempt.objects.select_for_update().filter(username=user.username)
+    failures = sum(a.failures_since_start for a in attempts)
+    cleared, _ = attempts.delete()
+    audit_record(actor=actor, action=AuditAction.USER_UNLOCK, target=user, trial=membership.trial, reason=reason,
+                 data={"username": user.username, "failures": failures, "locked_until": locked_until.isoformat()})
+    return cleared
+
+
 # --- participants and visits -------------------------------------------------------------------
 
 def _visit_create(*, actor: User, participant: Participant, timepoint: TimepointDefinition) -> Visit:
@@ -336,8 +533,9 @@ def _visit_create(*, actor: User, participant: Participant, timepoint: Timepoint
 def _validate_subject_code(trial: Trial, site: Site, code: str) -> None:
     pattern = trial.subject_code_regex(site.number)
     if not re.fullmatch(pattern, code):
-        example = trial.subject_code_pattern.replace("{site}", site.number).replace(r"\d{3}", "001")
-        raise ValidationError({"subject_code": f"'{code}' does not match this trial's subject code format ({example})."})
+        example = trial.subject_code_example(site.number)
+        shape = f"e.g. {example}" if example else trial.subject_code_pattern.replace("{site}", site.number)
+        raise ValidationError({"subject_code": f"'{code}' does not match this trial's subject code format ({shape})."})
 
 
 def _date_offset(trial: Trial) -> int:
@@ -359,7 +557,7 @@ def participant_enrol(
     require_site_perm(actor, "enrol_participant", site)
     site = Site.objects.select_related("trial").get(pk=site.pk)  # fresh: the pattern or status may have changed
     trial = site.trial
-    refusal = trial.data_refusal("no new participants")
+    refusal = trial.data_refusal("no new participants can be enrolled")
     if refusal:
         raise DomainError(refusal)
     if status not in (ParticipantStatus.SCREENING, ParticipantStatus.ENROLLED):
@@ -403,12 +601,13 @@ def participant_update(
 
 
 @transaction.atomic
-def participant_status_change(*, actor: User, participant: Participant, status: str, reason: str = "") -> Participant:
+def participant_status_change(*, actor: User, participant: Participant, status: str, reason: str) -> Participant:
+    """Move the participant to `status` (PARTICIPANT_STATUS_CONSEQUENCES); every change needs a reason."""
     require_site_perm(actor, "enrol_participant", participant.site)
     participant = Participant.objects.select_for_update(of=("self",)).select_related("trial").get(pk=participant.pk)
     PARTICIPANT_MACHINE.ensure(participant.status, status)
-    if status in (ParticipantStatus.WITHDRAWN, ParticipantStatus.SCREEN_FAILED) and not reason.strip():
-        raise ValidationError({"reason": "Give a reason."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Give a reason for changing the participant's status."})
     transition(PARTICIPANT_MACHINE, participant, status, actor=actor, trial=participant.trial, reason=reason)
     return participant
 

@@ -15,6 +15,7 @@ trial_urlpatterns = [
     path("requirements/<int:requirement_id>/", views.requirement_edit, name="requirement-edit"),
     path("members/", views.member_list, name="members"),
     path("members/<int:membership_id>/", views.member_edit, name="member-edit"),
+    path("members/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation-revoke"),
     path("participants/", views.participant_list, name="participants"),
     path("participants/<int:participant_id>/", views.participant_detail, name="participant"),
     path("visits/", views.visit_grid, name="visits"),
@@ -22,5 +23,6 @@ trial_urlpatterns = [
 
 urlpatterns = [
     path("trials/new/", views.trial_create, name="create"),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
     path("t/<str:code>/", include(trial_urlpatterns)),
 ]

@@ -5,18 +5,24 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 
+from ictms.lib.errors import DomainError, NotFoundError
 from ictms.lib.pages import run_service
 from trials import selectors, services
 from trials.choices import (
     PARTICIPANT_MACHINE,
+    PARTICIPANT_STATUS_CONSEQUENCES,
     TRIAL_MACHINE,
+    TRIAL_STATUS_CONSEQUENCES,
     Role,
     VisitStatus,
 )
@@ -28,10 +34,12 @@ from trials.forms import (
     ParticipantDatesForm,
     ParticipantStatusForm,
     RemoveMemberForm,
+    RequirementCopyForm,
     SiteForm,
     TimepointForm,
     TrialForm,
     TrialStatusForm,
+    UnlockAccountForm,
 )
 from trials.models import (
     ImagingRequirement,
@@ -113,12 +121,16 @@ def trial_settings(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     trial = access.trial
     allowed = TRIAL_MACHINE.choices_from(trial.status)
     form = TrialForm(instance=Trial.objects.get(pk=trial.pk))
-    status_form = TrialStatusForm(allowed=allowed, prefix="st")
+    status_form = TrialStatusForm(allowed=allowed, consequences=TRIAL_STATUS_CONSEQUENCES, prefix="st")
     if request.method == "POST" and "st-status" in request.POST:
-        status_form = TrialStatusForm(request.POST, allowed=allowed, prefix="st")
+        status_form = TrialStatusForm(request.POST, allowed=allowed, consequences=TRIAL_STATUS_CONSEQUENCES, prefix="st")
+        if status_form.is_valid() and not status_form.cleaned_data["confirmed"]:
+            return _status_confirm(request, access, status_form, what=f"trial {trial.code}",
+                                   current=trial.get_status_display(), back=reverse("trials:settings", args=[trial.code]))
         if status_form.is_valid() and run_service(status_form, lambda: services.trial_status_change(
-                actor=request.user, trial=trial, **status_form.cleaned_data)):
-            messages.success(request, "Trial status changed.")
+                actor=request.user, trial=trial, status=status_form.cleaned_data["status"],
+                reason=status_form.cleaned_data["reason"])):
+            messages.success(request, f"Trial status changed to {status_form.status_label()}.")
             return redirect("trials:settings", code=trial.code)
     elif request.method == "POST":
         form = TrialForm(request.POST, instance=Trial.objects.get(pk=trial.pk))
@@ -131,6 +143,15 @@ def trial_settings(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     form.fields["code"].disabled = True
     return render(request, "trials/trial_form.html", {
         "trial": trial, "access": access, "form": form, "status_form": status_form,
+    })
+
+
+def _status_confirm(request: HttpRequest, access: TrialAccess, form: TrialStatusForm | ParticipantStatusForm, *,
+                    what: str, current: str, back: str) -> HttpResponse:
+    """The second step of a status change: name what the new status does; confirming posts the same values back."""
+    return render(request, "trials/status_confirm.html", {
+        "trial": access.trial, "access": access, "form": form, "what": what, "current": current, "back": back,
+        "target": form.status_label(), "consequence": form.consequence(),
     })
 
 
@@ -189,7 +210,20 @@ def timepoint_edit(request: HttpRequest, access: TrialAccess, timepoint_id: int)
         raise Http404
     form = TimepointForm(request.POST or None, instance=TimepointDefinition.objects.get(pk=timepoint.pk), prefix="tp")
     req_form = ImagingRequirementForm(prefix="req")
-    if request.method == "POST" and "req-body_region" in request.POST:
+    copy_form = RequirementCopyForm(prefix="copy", timepoint=timepoint)
+    if request.method == "POST" and "copy" in request.POST:
+        copy_form = RequirementCopyForm(request.POST, prefix="copy", timepoint=timepoint)
+        form = TimepointForm(instance=timepoint, prefix="tp")
+        if copy_form.is_valid():
+            targets = list(copy_form.cleaned_data["targets"])
+            created = run_service(copy_form, lambda: services.imaging_requirements_copy(
+                actor=request.user, source=timepoint, targets=targets))
+            if created is not None:
+                where = ", ".join(t.code for t in targets)
+                messages.success(request, f"{len(created)} imaging requirement{'s' if len(created) != 1 else ''} "
+                                          f"copied to {where}." if created else f"{where} already had these requirements.")
+                return redirect("trials:timepoint-edit", code=trial.code, timepoint_id=timepoint.pk)
+    elif request.method == "POST" and "req-body_region" in request.POST:
         req_form = ImagingRequirementForm(request.POST, prefix="req")
         form = TimepointForm(instance=timepoint, prefix="tp")
         if req_form.is_valid() and run_service(req_form, lambda: services.imaging_requirement_create(
@@ -202,6 +236,7 @@ def timepoint_edit(request: HttpRequest, access: TrialAccess, timepoint_id: int)
         return redirect("trials:schedule", code=trial.code)
     return render(request, "trials/timepoint_edit.html", {
         "trial": trial, "access": access, "timepoint": timepoint, "form": form, "req_form": req_form,
+        "copy_form": copy_form,
         "requirements": timepoint.imaging_requirements.order_by("id"),
     })
 
@@ -234,16 +269,74 @@ def member_list(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     trial = access.trial
     form = InviteForm(request.POST or None, trial=trial)
     if request.method == "POST" and form.is_valid():
-        result = run_service(form, lambda: services.membership_invite(actor=request.user, trial=trial, **form.cleaned_data))
-        if result:
-            membership, created = result
-            note = " An e-mail with a link to choose a password was sent." if created else ""
-            messages.success(request, f"{membership.user.username} is now {membership.get_role_display()}.{note}")
+        outcome = run_service(form, lambda: services.membership_invite(actor=request.user, trial=trial, **form.cleaned_data))
+        if outcome:
+            if outcome.membership is not None:
+                membership = outcome.membership
+                messages.success(request, f"{membership.user.username} is now {membership.get_role_display()}. "
+                                          "An e-mail with a link to choose a password was sent.")
+            else:
+                invitation = outcome.invitation
+                messages.success(request, f"An invitation was e-mailed to {outcome.email}. They become "
+                                          f"{invitation.get_role_display()} when they accept it.")
             return redirect("trials:members", code=trial.code)
     show_ended = request.GET.get("ended") == "1"
-    members = selectors.membership_list_for_trial(user=request.user, trial=trial, include_ended=show_ended)
+    members = list(selectors.membership_list_for_trial(user=request.user, trial=trial, include_ended=show_ended))
+    locks = selectors.account_locks(usernames=[m.user.username for m in members if m.is_active])
+    now = timezone.now()
+    invitations = [(i, i.shown_state(now), i.shown_state_label(now))
+                   for i in selectors.invitation_list_for_trial(user=request.user, trial=trial)[:100]]
     return render(request, "trials/member_list.html", {
-        "trial": trial, "access": access, "members": members, "form": form, "show_ended": show_ended,
+        "trial": trial, "access": access, "form": form, "show_ended": show_ended,
+        "members": [(m, locks.get(m.user.username)) for m in members], "invitations": invitations,
+    })
+
+
+@trial_page("manage_trial")
+def invitation_revoke(request: HttpRequest, access: TrialAccess, invitation_id: int) -> HttpResponse:
+    """POST: withdraw a pending invitation of this trial (the members page's button)."""
+    trial = access.trial
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    invitation = selectors.invitation_list_for_trial(user=request.user, trial=trial).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise Http404("No such invitation.")
+    try:
+        services.invitation_revoke(actor=request.user, invitation=invitation, reason=request.POST.get("reason", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"The invitation of {invitation.email} is revoked: its link no longer works.")
+    return redirect("trials:members", code=trial.code)
+
+
+@login_required
+def invitation(request: HttpRequest, token: str) -> HttpResponse:
+    """The invited account's owner accepts or declines (the e-mailed link and the home page lead here)."""
+    try:
+        found = selectors.invitation_get_by_token(user=request.user, token=token)
+    except NotFoundError as exc:
+        raise Http404(exc.message) from exc
+    if request.method == "POST":
+        decision = request.POST.get("decision")
+        try:
+            if decision == "accept":
+                membership = services.invitation_accept(actor=request.user, invitation=found)
+                messages.success(request, f"You are now {membership.get_role_display()} in {membership.trial.code}.")
+                return redirect("trials:home", code=membership.trial.code)
+            if decision == "decline":
+                services.invitation_decline(actor=request.user, invitation=found, reason=request.POST.get("reason", ""))
+                messages.success(request, f"You declined the invitation to {found.trial.code}.")
+                return redirect("home")
+            messages.error(request, "Choose Accept or Decline.")
+        except NotFoundError as exc:
+            raise Http404(exc.message) from exc
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        return redirect("trials:invitation", token=token)
+    now = timezone.now()
+    return render(request, "trials/invitation.html", {
+        "invitation": found, "state": found.shown_state(now), "state_label": found.shown_state_label(now),
     })
 
 
@@ -255,7 +348,14 @@ def member_edit(request: HttpRequest, access: TrialAccess, membership_id: int) -
         raise Http404
     role_form = ChangeRoleForm(initial={"role": membership.role, "site": membership.site_id}, trial=trial, prefix="role")
     remove_form = RemoveMemberForm(prefix="rm")
-    if request.method == "POST" and "role-role" in request.POST:
+    unlock_form = UnlockAccountForm(prefix="unlock")
+    if request.method == "POST" and "unlock-reason" in request.POST:
+        unlock_form = UnlockAccountForm(request.POST, prefix="unlock")
+        if unlock_form.is_valid() and run_service(unlock_form, lambda: services.member_unlock(
+                actor=request.user, membership=membership, **unlock_form.cleaned_data)) is not None:
+            messages.success(request, f"{membership.user.username}'s account is unlocked: they can log in again.")
+            return redirect("trials:member-edit", code=trial.code, membership_id=membership.pk)
+    elif request.method == "POST" and "role-role" in request.POST:
         role_form = ChangeRoleForm(request.POST, trial=trial, prefix="role")
         if role_form.is_valid() and run_service(role_form, lambda: services.membership_change_role(
                 actor=request.user, membership=membership, **role_form.cleaned_data)):
@@ -267,8 +367,10 @@ def member_edit(request: HttpRequest, access: TrialAccess, membership_id: int) -
                 actor=request.user, membership=membership, **remove_form.cleaned_data)):
             messages.success(request, f"{membership.user.username} removed from {trial.code}.")
             return redirect("trials:members", code=trial.code)
+    locked_until = selectors.account_locks(usernames=[membership.user.username]).get(membership.user.username)
     return render(request, "trials/member_edit.html", {
         "trial": trial, "access": access, "membership": membership, "role_form": role_form, "remove_form": remove_form,
+        "unlock_form": unlock_form, "locked_until": locked_until, "failure_limit": settings.AXES_FAILURE_LIMIT,
     })
 
 
@@ -293,9 +395,13 @@ def participant_list(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     enrol_sites = Site.objects.filter(pk__in=[]) if not access.can("enrol_participant") else Site.objects.filter(
         pk__in=access.site_ids, is_active=True)
     form = EnrolForm(request.POST or None, sites=enrol_sites)
+    enrol_refusal = trial.data_refusal("no new participants can be enrolled")
     if request.method == "POST":
         if not access.can("enrol_participant"):
             raise PermissionDenied
+        if enrol_refusal:  # the form is not offered; a stale page's submit is refused before the form is read
+            messages.error(request, enrol_refusal)
+            return redirect(request.get_full_path())
         if form.is_valid():
             values = dict(form.cleaned_data)
             participant = run_service(form, lambda: services.participant_enrol(actor=request.user, **values))
@@ -308,8 +414,11 @@ def participant_list(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     sites = selectors.site_list_for_user(user=request.user, trial=trial)
     return render(request, "trials/participant_list.html", {
         "trial": trial, "access": access, "rows": rows, "form": form, "sites": sites, "site": site,
-        "can_enrol": access.can("enrol_participant"), "show_arm": any(a is not None for _p, a in rows),
-        "pattern_example": trial.subject_code_pattern,
+        "can_enrol": access.can("enrol_participant") and not enrol_refusal,
+        "enrol_refusal": enrol_refusal if access.can("enrol_participant") else "",
+        "show_arm": any(a is not None for _p, a in rows),
+        "pattern": trial.subject_code_pattern,
+        "code_example": trial.subject_code_example(first.number if (first := enrol_sites.first()) else "101"),
     })
 
 
@@ -323,7 +432,7 @@ def participant_detail(request: HttpRequest, access: TrialAccess, participant_id
     arm_visible = selectors.participant_arm_visibility(user=request.user)(participant)
     allowed = PARTICIPANT_MACHINE.choices_from(participant.status)
     dates_form = ParticipantDatesForm(instance=participant, prefix="d")
-    status_form = ParticipantStatusForm(allowed=allowed, prefix="s")
+    status_form = ParticipantStatusForm(allowed=allowed, consequences=PARTICIPANT_STATUS_CONSEQUENCES, prefix="s")
     if request.method == "POST":
         if not can_edit:
             raise PermissionDenied
@@ -337,10 +446,17 @@ def participant_detail(request: HttpRequest, access: TrialAccess, participant_id
                     messages.success(request, "Participant saved.")
                     return redirect("trials:participant", code=trial.code, participant_id=participant.pk)
         else:
-            status_form = ParticipantStatusForm(request.POST, allowed=allowed, prefix="s")
+            status_form = ParticipantStatusForm(request.POST, allowed=allowed, consequences=PARTICIPANT_STATUS_CONSEQUENCES,
+                                                prefix="s")
+            if status_form.is_valid() and not status_form.cleaned_data["confirmed"]:
+                return _status_confirm(
+                    request, access, status_form, what=f"participant {participant.subject_code}",
+                    current=participant.get_status_display(),
+                    back=reverse("trials:participant", args=[trial.code, participant.pk]))
             if status_form.is_valid() and run_service(status_form, lambda: services.participant_status_change(
-                    actor=request.user, participant=participant, **status_form.cleaned_data)):
-                messages.success(request, "Participant status changed.")
+                    actor=request.user, participant=participant, status=status_form.cleaned_data["status"],
+                    reason=status_form.cleaned_data["reason"])):
+                messages.success(request, f"Participant status changed to {status_form.status_label()}.")
                 return redirect("trials:participant", code=trial.code, participant_id=participant.pk)
     today = dt.date.today()
     visits = [(v, v.status(today), v.window()) for v in selectors.visit_list_for_user(

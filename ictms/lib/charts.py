@@ -44,13 +44,40 @@ class Chart:
         return self.label_width - 6
 
 
+LABEL_CHAR_WIDTH = 7.2  # px per character of a bar label (13 px sans-serif, a little generous)
+
+
+def _integer_ticks(top: int) -> tuple[int, list[int]]:
+    """Distinct whole-number ticks from 0 and the axis end they imply (at least `top`, on a tick)."""
+    top = max(top, 1)
+    magnitude = 1
+    while True:  # the smallest of 1, 2, 5, 10, 20, 50... that needs at most four steps (five ticks)
+        step = next((m * magnitude for m in (1, 2, 5) if -(-top // (m * magnitude)) <= 4), 0)
+        if step:
+            break
+        magnitude *= 10
+    end = -(-top // step) * step
+    return end, list(range(0, end + 1, step))
+
+
 def stacked_bar_chart(rows: Sequence[tuple[str, Sequence[int]] | tuple[str, Sequence[int], str]],
                       keys: Sequence[tuple[str, str]], *, maximum: int | None = None, unit: str = "",
                       width: int = 640, label_width: int = 170) -> Chart:
-    """Lay out one bar per row, its values stacked in the order of `keys` ((css key, legend label))."""
+    """Lay out one bar per row, its values stacked in the order of `keys` ((css key, legend label)).
+
+    The label column widens to the longest label (never clipped), and the chart with it; the
+    axis has distinct whole-number ticks ending at or above the longest bar.
+    """
     bar_height, gap, top = 18, 8, 6
-    plot_width = width - label_width - 120  # room after the longest bar for its total or note
-    top_value = maximum or max([sum(r[1]) for r in rows] + [1])
+    longest = max([len(r[0]) for r in rows] + [0])
+    label_width = max(label_width, round(longest * LABEL_CHAR_WIDTH) + 12)
+    plot_width = width - 170 - 120  # room after the longest bar for its total or note
+    width = label_width + plot_width + 120
+    if maximum:
+        top_value = maximum
+        ticks_at = [0, maximum // 2, maximum] if maximum % 2 == 0 else [0, maximum]
+    else:
+        top_value, ticks_at = _integer_ticks(max([sum(r[1]) for r in rows] + [1]))
     bars = []
     for index, row in enumerate(rows):
         label, values = row[0], row[1]
@@ -63,7 +90,7 @@ def stacked_bar_chart(rows: Sequence[tuple[str, Sequence[int]] | tuple[str, Sequ
             x += w
         y = top + index * (bar_height + gap)
         bars.append(Bar(label, y, sum(values), segments, note, text_y=y + 13, end_x=round(x + 4, 1)))
-    ticks = [(round(label_width + plot_width * f, 1), f"{round(top_value * f)}{unit}") for f in (0, 0.5, 1)]
+    ticks = [(round(label_width + plot_width * v / top_value, 1), f"{v}{unit}") for v in ticks_at]
     axis_y = top + max(len(rows), 1) * (bar_height + gap)
     return Chart(width, axis_y + 14, label_width, plot_width, bar_height, bars, list(keys), ticks, axis_y)
 

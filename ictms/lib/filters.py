@@ -17,6 +17,8 @@ from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
+from ictms.lib.forms import IsoDateField
+
 TRUE_VALUES = frozenset({"1", "true"})
 FALSE_VALUES = frozenset({"0", "false"})
 
@@ -42,9 +44,22 @@ class FlagFilter(django_filters.Filter):
 
 @extend_schema_field(OpenApiTypes.INT)
 class IdFilter(django_filters.NumberFilter):
-    """A database id: a whole number (django-filter's NumberFilter would take a decimal)."""
+    """A database id: a whole number (django-filter's NumberFilter would take a decimal), positive
+    and within the database's 64-bit keys (a larger one is an error, not a database overflow)."""
 
     field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.DATE)
+class IsoDateFilter(django_filters.DateFilter):
+    """A date given as YYYY-MM-DD only; on a page it is the same text input as every form's date."""
+
+    field_class = IsoDateField
 
 
 class ListOnlyFilterMixin:

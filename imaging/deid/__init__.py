@@ -24,7 +24,15 @@ from .context import (
     patient_key,
 )
 from .engine import DeidResult, PreparedFile, deidentify_bytes, deidentify_file, prepare, remap_uid
-from .errors import DeidError, EmptyFileError, NotDicomError, SkippedFile, TruncatedError, UnsupportedError
+from .errors import (
+    DeidError,
+    EmptyFileError,
+    NotDicomError,
+    SkippedFile,
+    TooComplexError,
+    TruncatedError,
+    UnsupportedError,
+)
 from .folder import FileOutcome, FolderSummary, deidentify_folder, iter_deidentify_folder
 from .pixels import PixelReport
 from .regions import PixelRule, RedactionRegion
@@ -46,6 +54,7 @@ __all__ = [
     "PrivateTagRule",
     "RedactionRegion",
     "SkippedFile",
+    "TooComplexError",
     "TruncatedError",
     "UnsupportedError",
     "deidentify_bytes",

@@ -47,9 +47,10 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import dcmread, read_dataset
 from pydicom.multival import MultiValue
 
+from .bounds import check_file
 from .context import ContextFactory, DeidContext, patient_key
 from .descriptors import IDENTIFYING_KEYWORDS, Identity, build_identity, scrubber_for
-from .errors import EmptyFileError, NotDicomError, SkippedFile, TruncatedError, UnsupportedError
+from .errors import EmptyFileError, NotDicomError, SkippedFile, TooComplexError, TruncatedError, UnsupportedError
 from .fastread import read_header_fast
 from .pixels import PixelReport, PixelSource, RedactedPixels, burned_in_reasons, clean_pixel_data
 from .profile import resolve_profile
@@ -729,7 +730,11 @@ def prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
     or SkippedFile for a DICOMDIR.
     """
     with _pydicom_silenced():
-        return _prepare(fp, size, context)
+        try:
+            return _prepare(fp, size, context)
+        except RecursionError:
+            # Nesting deep enough to exhaust the stack is a crafted file, whichever parser met it first.
+            raise TooComplexError() from None
 
 
 def _sniff(fp: BinaryIO, size: int) -> None:
@@ -745,6 +750,7 @@ def _sniff(fp: BinaryIO, size: int) -> None:
 
 def _prepare(fp: BinaryIO, size: int, context: ContextLike) -> PreparedFile:
     _sniff(fp, size)
+    check_file(fp, size)  # inflated size and element count, before any parser does the work
     fast = read_header_fast(fp, size)
     if fast is not None:
         # The lean reader checked every length against the file: the header is whole.

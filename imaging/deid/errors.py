@@ -7,6 +7,7 @@ __all__ = [
     "EmptyFileError",
     "NotDicomError",
     "SkippedFile",
+    "TooComplexError",
     "TruncatedError",
     "UnsupportedError",
 ]
@@ -40,6 +41,13 @@ class TruncatedError(DeidError):
 
 class UnsupportedError(DeidError):
     default_reason = "unsupported DICOM file"
+
+
+class TooComplexError(DeidError):
+    """More work than any real object needs (a crafted file): nesting, inflation or element count, refused
+    before the work is done."""
+
+    default_reason = "its sequences are nested more deeply than any real DICOM object's"
 
 
 class SkippedFile(Exception):

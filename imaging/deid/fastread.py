@@ -23,6 +23,8 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
+from .errors import TooComplexError
+
 __all__ = ["FastHeader", "read_header_fast"]
 
 _EXPLICIT = struct.Struct("<HH2sH")
@@ -45,6 +47,9 @@ _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 _CHUNK = 1 << 16
+# Real objects nest sequences a handful of levels deep (enhanced multi-frame: 3 or 4); a crafted file
+# nests thousands to exhaust the stack. Deeper than this is refused, not parsed.
+MAX_SEQUENCE_DEPTH = 32
 
 
 class _Unusual(Exception):
@@ -187,7 +192,7 @@ def _elements(
         if group in (0xFFFE, 0x0002):
             raise _Unusual
         if length == _UNDEFINED:
-            end = _skip_items(buffer, start, implicit)
+            end = _skip_items(buffer, start, implicit, 1)
             data = buffer.data
             available = len(data)
             value = data[start:end - 8]  # the items, without the Sequence Delimitation Item
@@ -205,8 +210,11 @@ def _elements(
     return elements, size
 
 
-def _skip_items(buffer: _Buffer, position: int, implicit: bool) -> int:
+def _skip_items(buffer: _Buffer, position: int, implicit: bool, depth: int) -> int:
     """Return the position after the Sequence Delimitation Item of an undefined-length value at `position`."""
+    if depth > MAX_SEQUENCE_DEPTH:
+        raise TooComplexError(f"its sequences are nested more than {MAX_SEQUENCE_DEPTH} levels deep; no real "
+                              "DICOM object is")
     while True:
         data = buffer.need(position + 8)
         group, element, length = _IMPLICIT.unpack_from(data, position)
@@ -220,10 +228,10 @@ def _skip_items(buffer: _Buffer, position: int, implicit: bool) -> int:
             buffer.need(position + length)
             position += length
             continue
-        position = _skip_item_content(buffer, position, implicit)
+        position = _skip_item_content(buffer, position, implicit, depth)
 
 
-def _skip_item_content(buffer: _Buffer, position: int, implicit: bool) -> int:
+def _skip_item_content(buffer: _Buffer, position: int, implicit: bool, depth: int) -> int:
     """Skip the elements of an undefined-length item; return the position after its Item Delimitation Item."""
     while True:
         data = buffer.need(position + 8)
@@ -246,7 +254,7 @@ def _skip_item_content(buffer: _Buffer, position: int, implicit: bool) -> int:
         if tag == _ITEM_END:
             return position
         if length == _UNDEFINED:
-            position = _skip_items(buffer, position, implicit)
+            position = _skip_items(buffer, position, implicit, depth + 1)
         else:
             buffer.need(position + length)
             position += length

@@ -29,6 +29,8 @@ from pydicom.uid import UID_dictionary
 from .context import DeidContext, DeidOptions
 from .dates import days_of, shift_da, shift_date_time, shift_dt, shift_dt_by_seconds, shift_tm
 from .descriptors import Identity
+from .errors import TooComplexError
+from .fastread import MAX_SEQUENCE_DEPTH
 from .profile import SCRUBBED_VRS, Action, ResolvedProfile
 from .vocabulary import restrict_to_vocabulary
 
@@ -264,6 +266,7 @@ class Rewriter:
         self.watch = watch
         self.final: dict[int, str] = {}
         self._recording = False
+        self._depth = 0  # sequences open around the element being written
         self._last_text: str | None = None
         self.cache = _cache_for(context, encoder, tuple(charset))
         self.private_removed = 0
@@ -403,12 +406,21 @@ class Rewriter:
         return self._text_of(DATE_TIME_PAIRS[tag][0], partner)
 
     def _sequence(self, tag: int, items: Iterable[Dataset]) -> bytes:
+        if self._depth >= MAX_SEQUENCE_DEPTH:
+            # Sequences of defined length reach here without the lean reader's check; output this deep
+            # would make every later reader of the file (the viewer, DICOMweb metadata) fail.
+            raise TooComplexError(f"its sequences are nested more than {MAX_SEQUENCE_DEPTH} levels deep; no real "
+                                  "DICOM object is")
         encoder = self.encoder
         parts = [encoder.sequence_start(tag)]
-        for item in items:
-            parts.append(encoder.item_start)
-            parts.extend(encoded for _, encoded in self.dataset(item, top=False))
-            parts.append(encoder.item_end)
+        self._depth += 1
+        try:
+            for item in items:
+                parts.append(encoder.item_start)
+                parts.extend(encoded for _, encoded in self.dataset(item, top=False))
+                parts.append(encoder.item_end)
+        finally:
+            self._depth -= 1
         parts.append(encoder.sequence_end)
         return b"".join(parts)
 

@@ -61,11 +61,14 @@ def parse_query(params: Any) -> Query:
     query = Query()
     for key in params:
         values = params.getlist(key)
+        if any("\x00" in value for value in values):
+            # No DICOM value holds NUL, and PostgreSQL refuses it in a query parameter.
+            raise QueryError(f"The value of {key} contains a NUL character.")
         lowered = key.lower()
         if lowered == "limit":
             query.limit = _int(values[-1], "limit", 1, MAX_LIMIT)
         elif lowered == "offset":
-            query.offset = _int(values[-1], "offset", 0, None)
+            query.offset = _int(values[-1], "offset", 0, MAX_OFFSET)
         elif lowered == "includefield":
             for value in values:
                 for raw in value.split(","):
@@ -90,6 +93,9 @@ def parse_query(params: Any) -> Query:
     return query
 
 
+MAX_OFFSET = 10**9  # beyond any archive; larger ones would overflow the database's OFFSET
+
+
 def _int(value: str, name: str, low: int, high: int | None) -> int:
     try:
         number = int(value)
@@ -103,6 +109,10 @@ def _int(value: str, name: str, low: int, high: int | None) -> int:
 # --- matching -------------------------------------------------------------------------------------
 
 
+MAX_PATTERN_LENGTH = 64  # the longest text VR a search key matches (LO) is 64 characters
+MAX_PATTERN_STARS = 4
+
+
 def _uid_list(value: str) -> list[str]:
     return [v.strip() for v in re.split(r"[,\\]", value) if v.strip()]
 
@@ -113,6 +123,11 @@ def _wildcard(field_name: str, value: str) -> Q:
         return Q()
     if "*" not in value and "?" not in value:
         return Q(**{f"{field_name}__iexact": value})
+    value = re.sub(r"\*+", "*", value)  # "**" matches what "*" does
+    if len(value) > MAX_PATTERN_LENGTH or value.count("*") > MAX_PATTERN_STARS:
+        # Each further * multiplies the database's matching work (a 20-character pattern took 6 s).
+        raise QueryError(f"A wildcard value may be at most {MAX_PATTERN_LENGTH} characters with at most "
+                         f"{MAX_PATTERN_STARS} '*'.")
     pattern = "^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in value) + "$"
     return Q(**{f"{field_name}__iregex": pattern})
 
@@ -149,9 +164,12 @@ def _date_range(field_name: str, value: str) -> Q:
 
 def _int_match(field_name: str, value: str) -> Q:
     try:
-        return Q(**{field_name: int(value)})
+        number = int(value)
     except ValueError:
         raise QueryError(f"{value!r} is not a number.") from None
+    if not -2**31 <= number < 2**31:  # IS values are 32-bit (PS3.5 6.2)
+        raise QueryError(f"{value!r} is out of range for a DICOM integer string.")
+    return Q(**{field_name: number})
 
 
 def _empty_only(value: str) -> Q:

@@ -26,6 +26,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from imaging.archive.read_access import blinded_anywhere
 from imaging.archive.selectors import instance_list_for_user, series_list_for_user, study_list_for_user
+from imaging.archive.services import series_opened
 from imaging.dicomweb import media, qido
 from imaging.dicomweb.blinding import dataset_for_user, instance_bytes_for_user
 from imaging.models import Instance, Series, Study
@@ -145,6 +146,14 @@ def _all_instances(request: HttpRequest, study_uid: str, series_uid: str | None 
     else:
         _series(request, study_uid, series_uid)
     return list(_instances(request, study_uid, series_uid))
+
+
+def _opened(request: HttpRequest, instances: list[Instance], via: str) -> list[Instance]:
+    """Audit the opening of a study's or series' images (once per series and request, not per frame:
+    frames, renders and thumbnails are what clients cache and prefetch)."""
+    series = Series.objects.filter(pk__in={i.series_id for i in instances}).select_related("study__participant")
+    series_opened(actor=_user(request), series=series, via=via)
+    return instances
 
 
 # --- QIDO-RS ------------------------------------------------------------------------------------------
@@ -307,12 +316,12 @@ def _retrieve(request: HttpRequest, instances: list[Instance]) -> HttpResponse:
 
 @dicomweb_view
 def retrieve_study(request: HttpRequest, study_uid: str) -> HttpResponse:
-    return _retrieve(request, _all_instances(request, study_uid))
+    return _retrieve(request, _opened(request, _all_instances(request, study_uid), "DICOMweb retrieve"))
 
 
 @dicomweb_view
 def retrieve_series(request: HttpRequest, study_uid: str, series_uid: str) -> HttpResponse:
-    return _retrieve(request, _all_instances(request, study_uid, series_uid))
+    return _retrieve(request, _opened(request, _all_instances(request, study_uid, series_uid), "DICOMweb retrieve"))
 
 
 @dicomweb_view
@@ -357,12 +366,14 @@ def _metadata_response(request: HttpRequest, instances: list[Instance]) -> HttpR
 
 @dicomweb_view
 def metadata_study(request: HttpRequest, study_uid: str) -> HttpResponse:
-    return _metadata_response(request, _all_instances(request, study_uid))
+    # DICOMweb viewers (OHIF) open a series through its metadata, then fetch frames.
+    return _metadata_response(request, _opened(request, _all_instances(request, study_uid), "DICOMweb metadata"))
 
 
 @dicomweb_view
 def metadata_series(request: HttpRequest, study_uid: str, series_uid: str) -> HttpResponse:
-    return _metadata_response(request, _all_instances(request, study_uid, series_uid))
+    return _metadata_response(request, _opened(request, _all_instances(request, study_uid, series_uid),
+                                               "DICOMweb metadata"))
 
 
 @dicomweb_view

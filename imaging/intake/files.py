@@ -7,9 +7,11 @@ record number, a date or an original UID). The full names stay in the browser.
 """
 from __future__ import annotations
 
+import lzma
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,18 +20,28 @@ from pathlib import Path, PurePosixPath
 # Digit-only names are not kept: they may be a medical record number, a date or an original UID.
 _SAFE_COMPONENT = re.compile(r"^(?:[A-Za-z]{1,6}[0-9]{3,8}|DICOM|DICOMDIR)(?:\.(?:dcm|dicom|ima|img|zip))?$", re.IGNORECASE)
 _SYSTEM_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+# The side files of a PACS or CD export, next to the images: the disc's index and lock files, its
+# read-me, the autorun of the CD viewer and the viewer's own files, web pages and reports.
+# They are skipped (not images), never rejected, so QC does not report them as unreadable.
+_SIDE_NAMES = {"dicomdir", "lockfile", "version", "autorun.inf", "readme"} | _SYSTEM_NAMES
+_SIDE_SUFFIXES = {".txt", ".htm", ".html", ".pdf", ".exe", ".dll", ".ini", ".inf"}
+SIDE_FILE_FLAG = "side_file"  # SubmissionFile.flags: the file's name, seen once, says it is a side file
+# Fixed side-file names carry no one's name: they are shown as they are (the others as "…" + suffix).
+_SAFE_SIDE_NAME = re.compile(r"^(?:dicomdir|lockfile|version|autorun\.inf|readme(?:\.txt)?|thumbs\.db|\.ds_store|"
+                             r"desktop\.ini|__macosx)$", re.IGNORECASE)
+_KEEP_SUFFIX = {".dcm", ".zip", ".ima", ".dicom"} | _SIDE_SUFFIXES
 
 
 def safe_display_name(path: str, *, fallback: str = "") -> str:
     """A display name that cannot carry a name or ID: unknown components become '…'."""
     parts = [p for p in re.split(r"[\\/]+", path or "") if p and p not in (".", "..")]
-    shown = [p if _SAFE_COMPONENT.match(p) else "…" for p in parts[-4:]]
+    shown = [p if _SAFE_COMPONENT.match(p) or _SAFE_SIDE_NAME.match(p) else "…" for p in parts[-4:]]
     collapsed: list[str] = []
     for part in shown:
         if not (part == "…" and collapsed and collapsed[-1] == "…"):
             collapsed.append(part)
     suffix = PurePosixPath(parts[-1]).suffix.lower() if parts else ""
-    if collapsed and collapsed[-1] == "…" and suffix in (".dcm", ".zip", ".ima", ".dicom"):
+    if collapsed and collapsed[-1] == "…" and suffix in _KEEP_SUFFIX:
         collapsed[-1] = f"…{suffix}"
     name = "/".join(collapsed)
     return (name or fallback)[:255]
@@ -38,6 +50,14 @@ def safe_display_name(path: str, *, fallback: str = "") -> str:
 def is_system_file(path: str) -> bool:
     name = PurePosixPath(path.replace("\\", "/")).name.lower()
     return name in _SYSTEM_NAMES or name.startswith("._") or "__macosx/" in path.lower().replace("\\", "/") + "/"
+
+
+def is_side_file(path: str) -> bool:
+    """A known side file of an export (README*, *.TXT, DICOMDIR, LOCKFILE, a CD viewer's files, OS files)."""
+    if is_system_file(path):
+        return True
+    name = PurePosixPath(path.replace("\\", "/")).name.lower()
+    return name in _SIDE_NAMES or name.startswith("readme") or PurePosixPath(name).suffix in _SIDE_SUFFIXES
 
 
 def looks_like_zip(path: Path) -> bool:
@@ -52,6 +72,22 @@ class ArchiveRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class MemberRefused(Exception):
+    """One file of the archive cannot be taken out of it; the rest of the archive is used."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# What Python's zipfile unpacks; Deflate64 (9), PPMd, implode... are refused member by member.
+_UNPACKABLE = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "Deflate", zipfile.ZIP_BZIP2: "BZIP2",
+               zipfile.ZIP_LZMA: "LZMA"}
+_METHOD_NAMES = {6: "implode", 9: "Deflate64", 93: "Zstandard", 95: "XZ", 97: "WavPack", 98: "PPMd"}
+# What a damaged member makes zipfile and the decompressors raise (checksum, stream, end of data).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError)
 
 
 @dataclass(frozen=True)
@@ -113,21 +149,33 @@ def extract_member(path: Path, member: ArchiveMember, destination: Path, limits:
     """Stream one member to `destination`. Returns True if it is itself a zip (nested archives are refused).
 
     The declared size in a zip can lie; the byte count is enforced while copying, so a
-    bomb is stopped at the limit whatever the header says.
+    bomb is stopped at the limit whatever the header says (ArchiveRefused: nothing of the archive
+    is used). A member that is damaged or compressed with a method zipfile lacks raises
+    MemberRefused: that file is refused, the others are used.
     """
     written = 0
     cap = min(member.size, limits.max_member_bytes)
     with zipfile.ZipFile(path) as archive:
         info = [i for i in archive.infolist() if not i.is_dir()][member.index]
-        with archive.open(info) as src, open(destination, "wb") as out:
-            while True:
-                block = src.read(1 << 20)
-                if not block:
-                    break
-                written += len(block)
-                if written > cap:
-                    raise ArchiveRefused("the archive expands beyond its declared size (a possible zip bomb); nothing from it was used")
-                out.write(block)
+        if info.compress_type not in _UNPACKABLE:
+            method = _METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+            raise MemberRefused(f"compressed in the archive with {method}, which cannot be unpacked here; re-create "
+                                "the zip with the standard Deflate method")
+        try:
+            with archive.open(info) as src, open(destination, "wb") as out:
+                while True:
+                    block = src.read(1 << 20)
+                    if not block:
+                        break
+                    written += len(block)
+                    if written > cap:
+                        raise ArchiveRefused("the archive expands beyond its declared size (a possible zip bomb); "
+                                             "nothing from it was used")
+                    out.write(block)
+        except _DAMAGED:
+            destination.unlink(missing_ok=True)
+            raise MemberRefused("damaged inside the archive (its data is corrupt or does not match its checksum); "
+                                "please send it again") from None
     with open(destination, "rb") as fh:
         return fh.read(4) == b"PK\x03\x04"
 

@@ -29,6 +29,11 @@ def submission_get_for_user(*, user: AnyUser, pk: int) -> Submission:
     return submission
 
 
+def open_submission_for_visit(*, user: AnyUser, visit: Visit) -> Submission | None:
+    """The visit's submission still receiving files, if any (at most one: `submission_open` resumes it)."""
+    return submission_list_for_user(user=user, visit=visit).filter(state="receiving").first()
+
+
 def submission_file_counts(*, submission: Submission) -> dict[str, int]:
     """How many of the submission's files are in each status (one query)."""
     rows = SubmissionFile.objects.filter(submission=submission).values("status").annotate(n=Count("id"))

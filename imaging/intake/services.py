@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Count, F, Max
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
@@ -41,10 +41,13 @@ from imaging.choices import (
 from imaging.deid import DeidError, EmptyFileError, SkippedFile, deidentify_file
 from imaging.intake.deid_inputs import deid_context
 from imaging.intake.files import (
+    SIDE_FILE_FLAG,
     ArchiveLimits,
     ArchiveRefused,
+    MemberRefused,
     extract_member,
     inspect_archive,
+    is_side_file,
     iter_blocks,
     looks_like_zip,
     safe_display_name,
@@ -57,6 +60,7 @@ from trials.services import require_site_perm, visit_transition
 log = logging.getLogger(__name__)
 
 PENDING = (FileStatus.UPLOADING, FileStatus.RECEIVED)
+SIDE_FILE_WORDS = "side file (not an image)"
 VISIT_READ_REASON = "the visit has been read since this file was sent: it takes no new images"
 BATCH = 25  # files per processing task
 
@@ -75,8 +79,15 @@ def archive_limits() -> ArchiveLimits:
 
 
 def _enqueue(file_ids: list[int]) -> None:
+    """Queue the files for processing once the transaction commits (in batches of BATCH).
+
+    The files are marked queued now: if the process dies between the commit and the hand-over
+    to the broker, or the task is lost, the recovery sweep (imaging.intake.recovery) finds them.
+    """
     from imaging.intake.tasks import submission_file_process_task
 
+    if file_ids:
+        SubmissionFile.objects.filter(pk__in=file_ids).update(queued_at=timezone.now(), attempts=F("attempts") + 1)
     for start in range(0, len(file_ids), BATCH):
         chunk = file_ids[start:start + BATCH]
         transaction.on_commit(functools.partial(submission_file_process_task.delay, chunk))
@@ -87,21 +98,33 @@ def _require_upload(actor: User, submission: Submission) -> None:
 
 
 def _require_open(submission: Submission) -> None:
+    """New files only go to a receiving submission of a trial that accepts data (needs visit__participant__trial)."""
     if submission.state != SubmissionState.RECEIVING:
         raise DomainError("This submission is already complete; open a new submission to send more files.")
+    refusal = submission.visit.participant.trial.data_refusal("no images can be submitted")
+    if refusal:
+        raise DomainError(refusal)
 
 
 # --- opening and closing ----------------------------------------------------------------------
 
 @transaction.atomic
 def submission_open(*, actor: User, visit: Visit, comment: str = "", scan_date: dt.date | None = None) -> Submission:
-    """Open a submission of images for one visit (site coordinator of the visit's site)."""
-    visit = Visit.objects.select_related("participant__site", "participant__trial", "timepoint").get(pk=visit.pk)
+    """Open a submission of images for one visit (site coordinator of the visit's site).
+
+    A visit has at most one open submission: while one is still receiving files, opening again resumes
+    it (returned as it is, nothing written) instead of leaving it abandoned beside a new one.
+    """
+    visit = Visit.objects.select_for_update(of=("self",)).select_related(
+        "participant__site", "participant__trial", "timepoint").get(pk=visit.pk)
     require_site_perm(actor, "upload_images", visit.participant.site)
     trial = visit.participant.trial
     refusal = visit.image_refusal()
     if refusal:
         raise DomainError(refusal)
+    open_one = Submission.objects.filter(visit=visit, state=SubmissionState.RECEIVING).order_by("-opened_at").first()
+    if open_one is not None:
+        return open_one
     if scan_date and scan_date > timezone.localdate():
         raise ValidationError({"scan_date": "The scan date is in the future."})
     submission = Submission(visit=visit, opened_by=actor, comment=comment, scan_date=scan_date)
@@ -132,6 +155,24 @@ def submission_complete(*, actor: User, submission: Submission) -> Submission:
     return submission
 
 
+@transaction.atomic
+def submission_cancel(*, actor: User, submission: Submission, reason: str = "") -> Submission:
+    """Cancel an empty submission the site opened and abandoned (a coordinator of the visit's site).
+
+    Only a submission that is still receiving and holds no file at all can be cancelled: one that
+    received anything is finished instead, so nothing the site sent disappears from the record.
+    """
+    _require_upload(actor, submission)
+    submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
+    SUBMISSION_MACHINE.ensure(submission.state, SubmissionState.CANCELLED)
+    if SubmissionFile.objects.filter(submission=submission).exists():
+        raise DomainError("This submission has received files: finish it instead of cancelling it.")
+    transition(SUBMISSION_MACHINE, submission, SubmissionState.CANCELLED, actor=actor,
+               trial=submission.visit.participant.trial, bookkeeping={"finished_at": timezone.now()},
+               action=AuditAction.SUBMISSION_CANCEL, reason=reason or "empty submission cancelled by the site")
+    return submission
+
+
 def submission_finish_if_processed(*, submission_id: int) -> Submission:
     """Once complete and every file is processed: done (or failed if nothing usable arrived)."""
     with transaction.atomic():
@@ -144,8 +185,12 @@ def submission_finish_if_processed(*, submission_id: int) -> Submission:
             submission=submission, status__in=(FileStatus.DEIDENTIFIED, FileStatus.DUPLICATE)).exists()
         new = SubmissionFile.objects.filter(submission=submission, status=FileStatus.DEIDENTIFIED).exists()
         state = SubmissionState.DONE if usable else SubmissionState.FAILED
+        # The trail shows the submission's steps with these counts; its per-file events stay one click away.
+        counts = {str(status): n for status, n in SubmissionFile.objects.filter(submission=submission)
+                  .exclude(status=FileStatus.EXPANDED).values_list("status").annotate(n=Count("id")).order_by("status")}
         transition(SUBMISSION_MACHINE, submission, state, actor=None, trial=submission.visit.participant.trial,
-                   bookkeeping={"finished_at": timezone.now()}, action=AuditAction.SUBMISSION_FINISH)
+                   bookkeeping={"finished_at": timezone.now()}, action=AuditAction.SUBMISSION_FINISH,
+                   data={"files": counts})
         if new:
             _visit_received(submission)
             from imaging.qc.tasks import visit_qc_run_task
@@ -257,7 +302,8 @@ def submission_files_add(*, actor: User, submission: Submission, uploads: list[A
         rows.append(SubmissionFile(
             submission=submission, ordinal=ordinal, size=upload.size, received_bytes=0 if too_big else upload.size,
             status=FileStatus.UPLOADING if too_big else FileStatus.RECEIVED,
-            display_name=safe_display_name(getattr(upload, "name", ""), fallback=f"file {ordinal}")))
+            display_name=safe_display_name(getattr(upload, "name", ""), fallback=f"file {ordinal}"),
+            flags=_name_flags(getattr(upload, "name", ""))))
         ordinal += 1
         pending.append(None if too_big else _into_quarantine(submission, upload))
     # One INSERT for the rows and one for their history: a script may send hundreds of files at once.
@@ -281,6 +327,15 @@ def submission_files_add(*, actor: User, submission: Submission, uploads: list[A
     audit_record_many(events)
     _enqueue(to_process)
     return created
+
+
+def _name_flags(name: str) -> list[str]:
+    """What the file's real name tells, kept while the name itself is not (a side file of an export)."""
+    return [SIDE_FILE_FLAG] if is_side_file(name) else []
+
+
+def _is_side_file(f: SubmissionFile) -> bool:
+    return SIDE_FILE_FLAG in (f.flags or [])
 
 
 def _into_quarantine(submission: Submission, upload: Any) -> Path:
@@ -318,12 +373,14 @@ def submission_upload_start(*, actor: User, submission: Submission, client_key: 
         raise ValidationError({"size": "Invalid size."})
     ordinal = _next_ordinal(submission)
     f = SubmissionFile(submission=submission, ordinal=ordinal, client_key=client_key, size=size,
-                       display_name=safe_display_name(name, fallback=f"file {ordinal}"))
+                       display_name=safe_display_name(name, fallback=f"file {ordinal}"), flags=_name_flags(name))
     stamp(f, actor)
     f.save()
     if size > max_file_bytes():
         _finish_file(f, FileStatus.REJECTED, f"larger than the {settings.UPLOAD_MAX_FILE_MB} MB limit",
                      code=FileReason.TOO_LARGE, actor=actor)
+    elif size == 0 and _is_side_file(f):  # an empty LOCKFILE or read-me: nothing wrong with the export
+        _finish_file(f, FileStatus.SKIPPED, SIDE_FILE_WORDS, code=FileReason.SIDE_FILE, actor=actor)
     elif size == 0:
         _finish_file(f, FileStatus.REJECTED, "empty file", code=FileReason.EMPTY, actor=actor)
     else:
@@ -393,15 +450,23 @@ def submission_files_process(*, file_ids: list[int]) -> None:
         for f in files:
             touched.add(f.submission_id)
             source = storage.quarantine_path(f.submission_id, f.pk)
-            if not source.exists():
-                _finish_locked(f, FileStatus.REJECTED, "the uploaded data was lost; please send this file again",
-                               FileReason.DATA_LOST)
-            elif looks_like_zip(source):
-                _process_archive(f, source)
-            else:
-                outcome = _deidentify(f, source)
-                if outcome is not None:
-                    prepared.append(outcome)
+            try:
+                if not source.exists():
+                    _finish_locked(f, FileStatus.REJECTED, "the uploaded data was lost; please send this file again",
+                                   FileReason.DATA_LOST)
+                elif looks_like_zip(source):
+                    _process_archive(f, source)
+                else:
+                    outcome = _deidentify(f, source)
+                    if outcome is not None:
+                        prepared.append(outcome)
+            except DatabaseError:
+                raise  # the task retries: nothing about the file is known to be wrong
+            except Exception:
+                # Whatever else a crafted file makes fail is refused for this file alone, so no file stays
+                # "received" for ever and the submission still finishes; the traceback is for the core lab.
+                log.exception("Processing file %s of submission %s failed", f.pk, f.submission_id)
+                _reject_with_members(f, UNEXPECTED_WORDS, FileReason.UNREADABLE)
         by_submission: dict[int, list[tuple[SubmissionFile, Any, Path]]] = {}
         for item in prepared:
             by_submission.setdefault(item[0].submission_id, []).append(item)
@@ -415,6 +480,15 @@ def submission_files_process(*, file_ids: list[int]) -> None:
 
 
 NESTED_ARCHIVE_WORDS = "nested archives are not accepted; unpack the inner archive first"
+UNEXPECTED_WORDS = "could not be processed (an error on our side, logged for the core lab); please send this file again"
+
+
+def _reject_with_members(f: SubmissionFile, reason: str, code: str) -> None:
+    """Refuse the file and, if it is an archive, every member of it not finished yet."""
+    with transaction.atomic():
+        for child in SubmissionFile.objects.select_for_update().filter(parent=f).exclude(status__in=FILE_FINAL):
+            _finish_file(child, FileStatus.REJECTED, "part of a refused archive", code=FileReason.IN_REFUSED_ARCHIVE)
+        _finish_locked(f, FileStatus.REJECTED, reason, code)
 
 
 def _locked(f: SubmissionFile) -> SubmissionFile:
@@ -438,7 +512,7 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
             if child is None:
                 child = SubmissionFile(submission_id=f.submission_id, parent=f, ordinal=member.index + 1,
                                        size=member.size, display_name=safe_display_name(f"{f.display_name}/{member.name}"),
-                                       status=FileStatus.UPLOADING)
+                                       status=FileStatus.UPLOADING, flags=_name_flags(member.name))
                 child.save()
             if child.status != FileStatus.UPLOADING:
                 continue
@@ -446,7 +520,11 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
                 _finish_locked(child, FileStatus.SKIPPED, "operating-system file, not an image", FileReason.SYSTEM_FILE)
                 continue
             target = storage.quarantine_path(f.submission_id, child.pk)
-            nested = extract_member(source, member, target, limits)
+            try:
+                nested = extract_member(source, member, target, limits)
+            except MemberRefused as exc:
+                _finish_locked(child, FileStatus.REJECTED, exc.reason, FileReason.UNREADABLE)
+                continue
             # Unpacking is not audited member by member: the parent's "expand" event counts them.
             transition(FILE_MACHINE, child, FileStatus.RECEIVED, actor=None, trial=None,
                        bookkeeping={"received_bytes": member.size}, audit=False)
@@ -456,10 +534,7 @@ def _process_archive(f: SubmissionFile, source: Path) -> None:
             created.append(child.pk)
     except ArchiveRefused as exc:
         # Declared sizes lied: nothing from this archive is used.
-        with transaction.atomic():
-            for child in SubmissionFile.objects.select_for_update().filter(parent=f).exclude(status__in=FILE_FINAL):
-                _finish_file(child, FileStatus.REJECTED, "part of a refused archive", code=FileReason.IN_REFUSED_ARCHIVE)
-            _finish_locked(f, FileStatus.REJECTED, exc.reason, FileReason.ARCHIVE_REFUSED)
+        _reject_with_members(f, exc.reason, FileReason.ARCHIVE_REFUSED)
         return
     with transaction.atomic():
         locked = _locked(f)
@@ -483,8 +558,13 @@ def _deidentify(f: SubmissionFile, source: Path) -> tuple[SubmissionFile, Any, P
                        FileReason.NOT_AN_IMAGE)
         return None
     except DeidError as exc:
-        _finish_locked(f, FileStatus.REJECTED, exc.reason,
-                       FileReason.EMPTY if isinstance(exc, EmptyFileError) else FileReason.UNREADABLE)
+        if _is_side_file(f):
+            # README.TXT, LOCKFILE, a CD viewer's files...: expected next to the images, so skipped (QC
+            # never reports them). A file of such a name that is DICOM after all is processed as any other.
+            _finish_locked(f, FileStatus.SKIPPED, SIDE_FILE_WORDS, FileReason.SIDE_FILE)
+        else:
+            _finish_locked(f, FileStatus.REJECTED, exc.reason,
+                           FileReason.EMPTY if isinstance(exc, EmptyFileError) else FileReason.UNREADABLE)
         return None
     return f, result, output
 

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import asdict, fields
+from typing import Any
 
 from imaging.choices import FILE_REASONS_NOT_ABOUT_CONTENT, FileStatus
 from imaging.models import Instance, Series, Submission, SubmissionFile
 from imaging.qc.rules import (
     InstanceInfo,
+    QcResult,
     RequirementRules,
     SeriesInfo,
+    SeriesMeasurements,
     UnreadableFile,
     VisitContext,
 )
@@ -91,3 +95,40 @@ def visit_context(visit: Visit) -> VisitContext:
         scan_date_tolerance_days=participant.trial.scan_date_tolerance_days,
         unreadable_files=tuple(unreadable),
     )
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def run_record(result: QcResult) -> dict[str, Any]:
+    """What a QC run stores besides its findings: the requirement matches and the series measurements."""
+    return {
+        "matches": [_json_ready(asdict(m)) for m in result.matches],
+        "measurements": [_json_ready(asdict(m)) for m in result.measurements],
+    }
+
+
+_PAIRS = ("slice_thickness_mm", "pixel_spacing_mm", "matrix")
+_MEASUREMENT_FIELDS = {f.name for f in fields(SeriesMeasurements)}
+
+
+def stored_measurements(rows: list[dict[str, Any]]) -> dict[str, SeriesMeasurements]:
+    """A run's stored measurements by series UID, as the engine gave them."""
+    out = {}
+    for row in rows:
+        values = {k: v for k, v in row.items() if k in _MEASUREMENT_FIELDS}
+        for key in _PAIRS:
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        if values.get("scan_date"):
+            values["scan_date"] = dt.date.fromisoformat(values["scan_date"])
+        measured = SeriesMeasurements(**values)
+        out[measured.series_uid] = measured
+    return out

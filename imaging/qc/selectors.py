@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ictms.lib.users import AnyUser
 from imaging.choices import QueryState
-from imaging.models import QcFinding, Series
+from imaging.models import QcFinding, QcRun, Series
 from imaging.queries.selectors import query_list_for_user
 from trials.models import Trial, Visit
 
@@ -21,15 +21,25 @@ def qc_findings_for_visit(*, visit: Visit, current: bool = True) -> QuerySet[QcF
     return qs.filter(is_current=True) if current else qs
 
 
-def qc_queue_for_user(*, user: AnyUser, trial=None) -> QuerySet[Visit]:
-    """Visits with images waiting for QC review, oldest first (QC analysts)."""
+def latest_qc_run(*, visit: Visit) -> QcRun | None:
+    """The visit's most recent automated QC run (what its review page shows), if any has run."""
+    return QcRun.objects.filter(visit=visit).order_by("-id").first()
+
+
+def qc_queue_for_user(*, user: AnyUser, trial=None, oversight: bool = False) -> QuerySet[Visit]:
+    """Visits with images waiting for QC review, oldest first (QC analysts).
+
+    `oversight`: also for the core-lab roles that see every site of a trial (admin, sponsor,
+    auditor), who look at the queue read-only (the QC page's decisions stay the analyst's).
+    """
     from guardian.shortcuts import get_objects_for_user
 
     from trials.choices import VisitState
 
     if not (user and user.is_authenticated):
         return Visit.objects.none()
-    trials = get_objects_for_user(user, "trials.perform_qc", klass=Trial, accept_global_perms=False)
+    perm = "trials.view_all_sites" if oversight else "trials.perform_qc"
+    trials = get_objects_for_user(user, perm, klass=Trial, accept_global_perms=False)
     qs = (
         Visit.objects.filter(participant__trial__in=trials, state__in=(VisitState.RECEIVED, VisitState.IN_QC))
         .select_related("participant__site", "participant__trial", "timepoint")
@@ -110,3 +120,50 @@ def visit_modalities(visit_ids: Iterable[int]) -> dict[int, list[str]]:
         if modality:
             out[visit_id].add(modality)
     return {k: sorted(v) for k, v in out.items()}
+
+
+def _month(value: dt.date | dt.datetime) -> str:
+    if isinstance(value, dt.datetime):
+        value = timezone.localdate(value)
+    return f"{value.year:04d}-{value.month:02d}"
+
+
+def _months(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last` ("YYYY-MM"), gaps included."""
+    year, month = int(first[:4]), int(first[5:])
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def monthly_counts(*, user: AnyUser, trial: Trial) -> list[tuple[str, int, int, int]]:
+    """Per month, for the trends the dashboards plot: (month, participants enrolled (by consent date,
+    else date of entry), visits whose images arrived, queries still unresolved at the month's end).
+
+    Scoped to what the caller may see; three queries whatever the trial's size.
+    """
+    from trials.choices import VisitState
+    from trials.selectors import participant_list_for_user, visit_list_for_user
+
+    enrolled = Counter(_month(consent or created) for consent, created in
+                       participant_list_for_user(user=user, trial=trial).values_list("consent_date", "created_at"))
+    # When the images arrived (a visit accepted without a recorded arrival counts when it was accepted).
+    arrived = (visit_list_for_user(user=user, trial=trial).exclude(state=VisitState.EXPECTED)
+               .values_list("received_at", "accepted_at"))
+    when = [at or accepted for at, accepted in arrived]
+    received = Counter(_month(at) for at in when if at is not None)
+    queries = list(query_list_for_user(user=user).filter(visit__participant__trial=trial)
+                   .exclude(state=QueryState.CANCELLED).values_list("created_at", "closed_at"))
+    raised = {_month(created) for created, _closed in queries}
+    seen = sorted(set(enrolled) | set(received) | raised)
+    if not seen:
+        return []
+    months = _months(seen[0], max(seen[-1], _month(timezone.localdate())) if queries else seen[-1])
+    rows = []
+    for month in months:
+        backlog = sum(1 for created, closed in queries
+                      if _month(created) <= month and (closed is None or _month(closed) > month))
+        rows.append((month, enrolled.get(month, 0), received.get(month, 0), backlog))
+    return rows

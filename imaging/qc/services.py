@@ -22,7 +22,7 @@ from imaging.choices import (
     QueryState,
     Severity,
 )
-from imaging.models import QcFinding, Query, Series, Submission
+from imaging.models import QcFinding, QcRun, Query, Series, Submission
 from imaging.qc import adapter as qc_adapter
 from imaging.qc.rules import QUERY_CATEGORY, FindingCode, evaluate_visit
 from imaging.queries.services import query_auto_answer, query_raise, require_qc
@@ -58,9 +58,20 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
     visit = Visit.objects.select_for_update(of=("self",)).select_related(
         "participant__trial", "participant__site", "timepoint").get(pk=visit_id)
     trial = visit.participant.trial
+    if submission_id is not None:
+        latest = QcRun.objects.filter(visit=visit).order_by("-id").first()
+        if latest is not None and latest.submission_id == submission_id:
+            # Already run on this submission's images (a redelivered task, or a caller that ran it
+            # directly before the commit hook did): one run, one qc.run event.
+            return list(QcFinding.objects.filter(visit=visit, is_current=True))
     result = evaluate_visit(qc_adapter.series_infos(visit), qc_adapter.requirement_rules(visit), qc_adapter.visit_context(visit),
                             severity_overrides=trial.qc_severity_overrides or None)
     by_uid = _series_for_uid(visit)
+    submission = Submission.objects.filter(pk=submission_id).first() if submission_id else None
+    run = QcRun(visit=visit, submission=submission, findings=len(result.findings), blocking=len(result.blocking),
+                **qc_adapter.run_record(result))
+    stamp(run, None)
+    run.save()
     for old in QcFinding.objects.filter(visit=visit, is_current=True):
         old.is_current = False
         stamp(old, None, "replaced by a new QC run")
@@ -68,7 +79,7 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
     findings: list[QcFinding] = []
     for finding in result.findings:
         row = QcFinding(
-            visit=visit, series=by_uid.get(finding.series_uid or ""),
+            visit=visit, run=run, series=by_uid.get(finding.series_uid or ""),
             requirement_id=finding.requirement_id if isinstance(finding.requirement_id, int) else None,
             code=str(finding.code), key=_cause_key(finding), severity=str(finding.severity),
             message=finding.message, details=finding.as_dict()["details"],
@@ -78,9 +89,8 @@ def visit_qc_run(*, visit_id: int, submission_id: int | None = None) -> list[QcF
         findings.append(row)
     blocking = {row.key: row for row in findings if row.severity == Severity.BLOCKING}
     audit_record(actor=None, action=AuditAction.QC_RUN, target=visit, trial=trial,
-                 data={"submission": submission_id, "findings": len(findings), "blocking": len(blocking),
+                 data={"run": run.pk, "submission": submission_id, "findings": len(findings), "blocking": len(blocking),
                        "codes": sorted({row.code for row in findings})})
-    submission = Submission.objects.filter(pk=submission_id).first() if submission_id else None
     active = {q.cause_key: q for q in Query.objects.filter(visit=visit, is_automatic=True, state__in=QUERY_ACTIVE)}
     for key, row in blocking.items():
         if key in active:

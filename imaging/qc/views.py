@@ -21,8 +21,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from ictms.lib.charts import stacked_bar_chart
+from ictms.lib.charts import stacked_bar_chart, trend_chart
 from ictms.lib.filters import filter_errors, filtered_or_none
+from ictms.lib.forms import IsoDateField
 from ictms.lib.pages import run_service
 from imaging.archive.selectors import instance_list_for_user, series_list_for_user
 from imaging.choices import (
@@ -39,9 +40,11 @@ from imaging.pages import PAGE_SIZE, query_string, require_site_data, site_filte
 from imaging.qc import adapter as qc_adapter
 from imaging.qc import services as qc_services
 from imaging.qc.filters import QcQueueFilterSet
-from imaging.qc.rules import FindingCode, SeriesMeasurements, evaluate_visit
+from imaging.qc.rules import FindingCode, SeriesMeasurements
 from imaging.qc.selectors import (
     current_findings,
+    latest_qc_run,
+    monthly_counts,
     qc_findings_for_visit,
     qc_queue_for_user,
     visit_first_pass_acceptance,
@@ -78,7 +81,7 @@ class QueryRaiseForm(forms.Form):
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}),
                               help_text="What the site must do, in words a site coordinator understands.")
     requests_reupload = forms.BooleanField(required=False, initial=True, label="Ask the site to send images again")
-    due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = IsoDateField(required=False)
 
     def __init__(self, *args: Any, series: Sequence[Series] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,7 +96,8 @@ class VisitAcceptForm(forms.Form):
 def qc_queue_context(request: HttpRequest, access: TrialAccess) -> dict[str, Any]:
     """What the queue partial (imaging/_qc_queue.html) shows: visits awaiting QC, oldest first."""
     sites, site = site_filter(request, access)
-    filterset = QcQueueFilterSet(request.GET, queryset=qc_queue_for_user(user=request.user, trial=access.trial),
+    queue = qc_queue_for_user(user=request.user, trial=access.trial, oversight=True)
+    filterset = QcQueueFilterSet(request.GET, queryset=queue,
                                  request=request, trial=access.trial, sites=sites)
     page = Paginator(filtered_or_none(filterset), PAGE_SIZE).get_page(request.GET.get("page"))
     visits = list(page.object_list)
@@ -108,8 +112,9 @@ def qc_queue_context(request: HttpRequest, access: TrialAccess) -> dict[str, Any
     }
 
 
-@trial_page("perform_qc")
+@trial_page("view_all_sites")
 def qc_queue(request: HttpRequest, access: TrialAccess) -> HttpResponse:
+    """The visits waiting for QC; core-lab roles without the QC right see it read-only (as the QC page)."""
     return render(request, "imaging/qc_queue.html", {"trial": access.trial, "access": access,
                                                      **qc_queue_context(request, access)})
 
@@ -249,16 +254,15 @@ def _review_context(request: HttpRequest, access: TrialAccess, visit: Visit, ser
     requirements = list(trial_selectors.imaging_requirement_list_for_user(user=request.user, trial=trial)
                         .filter(timepoint=visit.timepoint_id))
     by_id = {r.pk: r for r in requirements}
-    # The engine is pure and deterministic: running it here gives the measured values and which
-    # series serves which requirement, exactly as the stored findings were computed.
-    result = evaluate_visit(qc_adapter.series_infos(visit), qc_adapter.requirement_rules(visit),
-                            qc_adapter.visit_context(visit), severity_overrides=trial.qc_severity_overrides or None)
-    measured = {m.series_uid: m for m in result.measurements}
+    # What the last run concluded, as it stored it: the same run wrote the findings shown below.
+    run = latest_qc_run(visit=visit)
+    measured = qc_adapter.stored_measurements(run.measurements) if run else {}
+    matches = {m["requirement_id"]: m for m in run.matches} if run else {}
     requirement_of: dict[str, ImagingRequirement] = {}
-    for match in result.matches:
-        for uid in match.series_uids:
-            if match.requirement_id in by_id:
-                requirement_of.setdefault(uid, by_id[match.requirement_id])
+    for match in matches.values():
+        for uid in match["series_uids"]:
+            if match["requirement_id"] in by_id:
+                requirement_of.setdefault(uid, by_id[match["requirement_id"]])
     thumbs = thumbnail_urls(request.user, visit)
     reviews = []
     for s in series:
@@ -267,13 +271,12 @@ def _review_context(request: HttpRequest, access: TrialAccess, visit: Visit, ser
         reviews.append(SeriesReview(s, findings, parameter_rows(measured.get(s.series_uid), requirement, findings),
                                     requirement, thumbs.get(s.pk, []), decide_forms[s.pk]))
     all_findings = list(qc_findings_for_visit(visit=visit, current=False))
-    matches = {m.requirement_id: m for m in result.matches}
     can_qc = access.can("perform_qc")
     problems = qc_services.visit_acceptance_problems(visit)
     return {
         "trial": trial, "access": access, "visit": visit, "status": visit.status(timezone.localdate()),
         "window": visit.window(), "waiting_days": waiting_days(visit), "reviews": reviews,
-        "requirements": [(r, matches.get(r.pk)) for r in requirements],
+        "requirements": [(r, matches.get(r.pk)) for r in requirements], "qc_run": run,
         "visit_findings": [f for f in all_findings if f.is_current and f.series_id is None],
         "history": [f for f in all_findings if not f.is_current],
         "queries": query_list_for_user(user=request.user).filter(visit=visit),
@@ -382,10 +385,17 @@ def qc_dashboard(request: HttpRequest, access: TrialAccess) -> HttpResponse:
                         f"{pct} % · {clean} of {total}" if total else "no accepted visit yet"))
     fp_chart = stacked_bar_chart(fp_rows, [("pass", "First pass"), ("rest", "Needed a query")], maximum=100, unit=" %")
     site_rows = [(s, backlog.get(s.pk, empty), first_pass.get(s.pk, (0, 0))) for s in sites]
+    monthly = monthly_counts(user=request.user, trial=access.trial)
+    trend = trend_chart([m for m, *_ in monthly], [
+        ("enrolled", "Participants enrolled", [r[1] for r in monthly]),
+        ("received", "Visits with images received", [r[2] for r in monthly]),
+        ("backlog", "Queries unresolved at month end", [r[3] for r in monthly]),
+    ])
+    age_rows = [(f"{name} days", states["open"][i], states["answered"][i]) for i, name in enumerate(AGE_BUCKETS)]
     return render(request, "imaging/qc_dashboard.html", {
+        "monthly": monthly, "trend_chart": trend, "age_rows": age_rows,
         "trial": access.trial, "access": access, "by_site": by_site, "by_age": by_age, "fp_chart": fp_chart,
         "site_rows": site_rows, "total_active": len(active), "ages": list(AGE_BUCKETS),
         "total_overdue": sum(v["overdue"] for v in backlog.values()),
-        "queue_size": qc_queue_for_user(user=request.user, trial=access.trial).count()
-        if access.can("perform_qc") else None,
+        "queue_size": qc_queue_for_user(user=request.user, trial=access.trial, oversight=True).count(),
     })

@@ -14,10 +14,10 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from pydicom import dcmread
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ictms.lib.api import BoundedLimitOffsetPagination
 from imaging.archive.selectors import instance_get_for_user, instance_list_for_user, series_list_for_user
 from imaging.dicomweb.blinding import dataset_for_user, needs_blinding, text_for_user
 from imaging.models import Instance, Measurement, Series
@@ -204,7 +204,7 @@ class HeaderOutputSerializer(serializers.Serializer):
 # --- viewsets -------------------------------------------------------------------------------------
 
 
-class StackPagination(LimitOffsetPagination):
+class StackPagination(BoundedLimitOffsetPagination):
     """A whole series in one page: the viewer needs every slice to build its stack."""
 
     default_limit = 2000

@@ -13,6 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from imaging.archive.selectors import series_list_for_user
+from imaging.archive.services import series_opened
 from imaging.viewer import render as imaging_render
 from imaging.viewer.measurements import measurement_tools_shown
 from trials import selectors as trial_selectors
@@ -58,7 +60,13 @@ def viewer_config(request: HttpRequest, access: TrialAccess, visits: list[Visit]
 def viewer_context(request: HttpRequest, access: TrialAccess, visits: list[Visit], *, title: str, subtitle: str,
                    page_title: str, back_url: str, back_label: str, participant_id: int | None = None,
                    compare: bool | None = None, can_measure: bool | None = None) -> dict[str, Any]:
-    """The context of imaging/viewer.html: its heading, one link back, and the script's config."""
+    """The context of imaging/viewer.html: its heading, one link back, and the script's config.
+
+    Loading a viewer page opens the images of its visits: audited once per series and page load.
+    """
+    if request.method == "GET":
+        series_opened(actor=request.user, series=series_list_for_user(user=request.user).filter(study__visit__in=visits),
+                      via="viewer")
     return {
         "trial": access.trial, "access": access, "viewer_title": title, "viewer_subtitle": subtitle,
         "viewer_page_title": page_title, "back_url": back_url, "back_label": back_label,

@@ -45,7 +45,7 @@ from .model import (
     Trial,
     all_reads,
     lesion_link_id,
-    tracking_uid,
+    lesion_tracking_uid,
     validate_trial,
 )
 from .sdtm import study_day
@@ -194,7 +194,7 @@ def lesions_csv(trial: Trial) -> bytes:
                 "sop_instance_uid": image.sop_instance_uid if image else "",
                 "frame": image.frame if image else None,
                 "long_axis_points": _points(obs.long_axis), "short_axis_points": _points(obs.short_axis),
-                "tracking_uid": tracking_uid(trial.studyid, trial.usubjid(subject), link_id),
+                "tracking_uid": lesion_tracking_uid(trial, subject, lesion, link_id),
             })
     return _write(LESION_COLUMNS, rows)
 

@@ -62,6 +62,7 @@ __all__ = [
     "deterministic_uid",
     "evaluator_name",
     "lesion_link_id",
+    "lesion_tracking_uid",
     "results_from_assessment",
     "tracking_uid",
     "validate_trial",
@@ -153,6 +154,8 @@ class Lesion:
     organ: str
     location: str = ""
     lymph_node: bool = False
+    # The UID the reading recorded for the lesion (the one the reading API shows); empty: derived from its TULNKID.
+    uid: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", LesionKind(self.kind))
@@ -308,6 +311,12 @@ def deterministic_uid(*parts: str) -> str:
 def tracking_uid(studyid: str, usubjid: str, link_id: str) -> str:
     """The lesion's SR tracking UID from its TULNKID identity: the same at every timepoint and export."""
     return deterministic_uid("ictms-lesion", studyid, usubjid, link_id)
+
+
+def lesion_tracking_uid(trial: Trial, subject: Subject, lesion: Lesion, link_id: str) -> str:
+    """The tracking UID every file of the package gives the lesion: the one recorded when it was read, so the SR
+    matches what the reading API showed, or else one derived from its TULNKID (stable just the same)."""
+    return lesion.uid or tracking_uid(trial.studyid, trial.usubjid(subject), link_id)
 
 
 def results_from_assessment(

@@ -9,8 +9,9 @@ patient and study attributes, so it carries the package's de-identified identity
 
 Content, one measurement group (TID 1501) per lesion observed at that timepoint:
 
-- Tracking Identifier: UID stable per lesion across timepoints and exports, derived from
-  STUDYID, USUBJID and the lesion's TULNKID (`tracking_uid`); the text is what OHIF needs to
+- Tracking Identifier: UID stable per lesion across timepoints and exports: the one recorded when the
+  lesion was read (the reading API's), else derived from STUDYID, USUBJID and the lesion's TULNKID
+  (`lesion_tracking_uid`); the text is what OHIF needs to
   reload the measurement as editable: `Cornerstone3DTools@^0.1.0:Bidirectional` when both axes
   were measured, `...:Length` for one, the TULNKID for a lesion without a measurement.
 - Finding: the TULNKID as OHIF's free-text label (code value CORNERSTONEFREETEXT, scheme CST4,
@@ -56,6 +57,7 @@ from .model import (
     Trial,
     deterministic_uid,
     lesion_link_id,
+    lesion_tracking_uid,
     tracking_uid,
     validate_trial,
 )
@@ -153,7 +155,7 @@ def _group(trial: Trial, subject: Subject, read: Read, lesion: Lesion, obs: Obse
         sources = [hd.sr.SourceImageForMeasurementGroup(obs.image.sop_class_uid, obs.image.sop_instance_uid, frames)]
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
-            uid=tracking_uid(trial.studyid, trial.usubjid(subject), link_id), identifier=text,
+            uid=lesion_tracking_uid(trial, subject, lesion, link_id), identifier=text,
         ),
         time_point_context=hd.sr.TimePointContext(
             time_point=subject.timepoint(obs.visitnum).visit,

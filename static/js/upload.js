@@ -21,6 +21,8 @@
     rows: new Map(),        // server file id -> row state {id, name, size, sent, status, reason}
     byKey: new Map(),       // client key -> server file id
     queue: [],              // pending local uploads {file, path, key}
+    starting: new Map(),    // uploads taken off the queue whose server row is not known yet: key -> size
+    skipped: 0,             // files this browser did not send (operating-system files): counted as skipped
     active: 0,
     processedAfter: null,
     submissionState: root.dataset.state,
@@ -102,18 +104,28 @@
     paint(row);
   }
   function paintTotals() {
+    // Files still waiting in this browser count in the totals: the bar reaches 100 % only when all are sent.
     let total = 0, sent = 0;
-    const counts = { received: 0, deidentified: 0, duplicate: 0, rejected: 0, skipped: 0 };
+    const counts = { received: 0, deidentified: 0, duplicate: 0, rejected: 0, skipped: state.skipped };
     state.rows.forEach((row) => {
       if (row.status === "expanded") return;
       total += row.size || 0; sent += Math.min(row.sent, row.size || 0);
       if (row.status in counts) counts[row.status] += 1;
     });
-    document.getElementById("overall-bar").style.width = (total ? (100 * sent) / total : 0).toFixed(1) + "%";
+    state.queue.forEach((item) => { total += item.file.size; });
+    state.starting.forEach((size) => { total += size; });
+    const waiting = state.queue.length + state.starting.size;
+    const pct = total ? (100 * sent) / total : (countFiles() + state.skipped ? 100 : 0);
+    // Never show 100 % while something is still to be sent.
+    const shown = waiting && pct >= 100 ? 99.9 : pct;
+    document.getElementById("overall-bar").style.width = shown.toFixed(1) + "%";
     const done = counts.deidentified + counts.duplicate + counts.rejected + counts.skipped;
     document.getElementById("overall-text").textContent =
-      human(sent) + " of " + human(total) + " sent · " + done + " of " + (state.rows.size ? countFiles() : 0) + " files processed";
+      human(sent) + " of " + human(total) + " sent · " + done + " of " + (countFiles() + waiting + state.skipped) + " files processed" +
+      (waiting ? " · " + waiting + " waiting to be sent" : "");
     document.querySelectorAll("#counts [data-count]").forEach((el) => { el.textContent = counts[el.dataset.count]; });
+    const cancel = document.getElementById("cancel-submission");  // only an empty submission can be cancelled
+    if (cancel && (state.rows.size || waiting || state.active)) cancel.remove();
     const finish = document.getElementById("finish");
     if (finish) finish.disabled = state.submissionState !== "receiving" || state.active > 0 || state.queue.length > 0 || state.rows.size === 0;
   }
@@ -146,7 +158,7 @@
   // --- uploading -------------------------------------------------------------------------------
   async function enqueue(items) {
     for (const item of items) {
-      if (SKIP.test(item.path)) continue;
+      if (SKIP.test(item.path)) { state.skipped += 1; continue; }  // never sent; counted as skipped
       item.key = await clientKey(item.path, item.file);
       state.queue.push(item);
     }
@@ -183,7 +195,8 @@
     for (let attempt = 0; ; attempt++) {
       try { return await fn(); } catch (err) {
         if (err.status && err.status < 500 && err.status !== 408 && err.status !== 429) throw err;
-        row.status = "retrying"; paint(row);
+        // A file whose upload has not started yet has no table row to paint (it stays counted as waiting).
+        row.status = "retrying"; if (row.el) paint(row);
         await sleep(Math.min(30000, 1000 * 2 ** Math.min(attempt, 5)));
         if (!navigator.onLine) await new Promise((r) => window.addEventListener("online", r, { once: true }));
       }
@@ -191,7 +204,11 @@
   }
   async function uploadOne(item) {
     const pending = { status: "queued", sent: 0, size: item.file.size };
-    const info = await withRetry(pending, () => call("POST", api + "uploads/", { client_key: item.key, name: item.path, size: item.file.size }));
+    state.starting.set(item.key, item.file.size);
+    let info;
+    try {
+      info = await withRetry(pending, () => call("POST", api + "uploads/", { client_key: item.key, name: item.path, size: item.file.size }));
+    } finally { state.starting.delete(item.key); }
     saveName(info.id, item.path);
     const row = rowFor(info.id);
     row.local = true; row.size = info.size; row.ordinal = info.ordinal; row.name = info.name;
@@ -245,15 +262,30 @@
         });
         url = page.next;
       }
-      if (!state.processedAfter || state.rows.size < sub.counts.files) await loadAll();
+      // Files are stamped processed_at before their task commits, so a file whose task commits after a later-stamped
+      // one can fall behind the processed_after mark: if the server has fewer files still pending than this page
+      // shows, read them all again.
+      let shownPending = 0;
+      state.rows.forEach((r) => { if (r.status !== "expanded" && !FINAL.includes(r.status)) shownPending += 1; });
+      const serverPending = (sub.counts.uploading || 0) + (sub.counts.received || 0);
+      // And every few polls while files are pending here, read them all anyway: a row this page left behind heals
+      // within seconds whatever made it fall behind (seen on a loaded machine, with the counts above agreeing).
+      state.polls = (state.polls || 0) + 1;
+      if (!state.processedAfter || state.rows.size < sub.counts.files || shownPending > serverPending
+          || (shownPending > 0 && state.polls % 4 === 0)) await loadAll();
       paintTotals();
-      if (sub.state === "done" || sub.state === "failed") {
-        const dz = document.getElementById("dropzone");
-        if (dz) dz.remove();
-        return;
-      }
+      if (sub.state !== "receiving") hideControls(sub.state);
+      if (sub.state === "done" || sub.state === "failed" || sub.state === "cancelled") return;
     } catch (err) { /* the next poll tries again */ }
     setTimeout(poll, state.active ? 1500 : 2500);
+  }
+
+  // Once the site has finished, nothing more can be sent: the upload controls go and, unless nothing usable
+  // arrived (failed), the page says the core lab has been told.
+  function hideControls(subState) {
+    ["dropzone", "finish-controls", "cancel-submission"].forEach((id) => { const el = document.getElementById(id); if (el) el.remove(); });
+    const finished = document.getElementById("finished");
+    if (finished) finished.hidden = !(subState === "processing" || subState === "done");
   }
 
   // --- wiring -----------------------------------------------------------------------------------
@@ -262,16 +294,26 @@
     ["dragenter", "dragover"].forEach((t) => dz.addEventListener(t, (e) => { e.preventDefault(); dz.classList.add("over"); }));
     ["dragleave", "drop"].forEach((t) => dz.addEventListener(t, () => dz.classList.remove("over")));
     dz.addEventListener("drop", async (e) => { e.preventDefault(); await enqueue(await filesFromDrop(e.dataTransfer)); });
-    document.getElementById("pick-files").addEventListener("change", (e) => {
+    // The pickers are real buttons (focusable, Enter/Space) that open the hidden inputs; Enter or Space on the
+    // focused dropzone itself opens the file picker, so a keyboard-only user can upload too.
+    const pickFiles = document.getElementById("pick-files"), pickFolder = document.getElementById("pick-folder");
+    document.getElementById("choose-files").addEventListener("click", () => pickFiles.click());
+    document.getElementById("choose-folder").addEventListener("click", () => pickFolder.click());
+    dz.addEventListener("keydown", (e) => {
+      if (e.target !== dz || (e.key !== "Enter" && e.key !== " ")) return;
+      e.preventDefault();
+      pickFiles.click();
+    });
+    pickFiles.addEventListener("change", (e) => {
       enqueue(Array.from(e.target.files).map((file) => ({ file, path: file.name }))); e.target.value = "";
     });
-    document.getElementById("pick-folder").addEventListener("change", (e) => {
+    pickFolder.addEventListener("change", (e) => {
       enqueue(Array.from(e.target.files).map((file) => ({ file, path: file.webkitRelativePath || file.name }))); e.target.value = "";
     });
     document.getElementById("finish").addEventListener("click", async () => {
       const btn = document.getElementById("finish");
       btn.disabled = true;
-      try { const sub = await call("POST", api + "complete/"); state.submissionState = sub.state; }
+      try { const sub = await call("POST", api + "complete/"); state.submissionState = sub.state; hideControls(sub.state); }
       catch (err) { alert(err.message); }
       poll();
     });

@@ -29,3 +29,27 @@ def test_trend_lines_share_one_axis():
     enrolled, received = plot.series
     assert received.points[0].y == plot.bottom and enrolled.points[1].y == received.points[1].y == plot.top
     assert [label for _x, label in plot.x_ticks] == ["2026-01", "2026-02"]
+
+
+def test_bar_chart_ticks_are_distinct_whole_numbers():
+    from ictms.lib.charts import stacked_bar_chart
+
+    for top in (1, 2, 3, 5, 7, 13, 48, 101):
+        chart = stacked_bar_chart([("a", [top])], [("k", "K")])
+        labels = [label for _x, label in chart.ticks]
+        assert len(labels) == len(set(labels)) >= 2, (top, labels)  # not "0 0 1"
+        assert all(label.isdigit() for label in labels) and int(labels[-1]) >= top
+        assert [x for x, _l in chart.ticks] == sorted(x for x, _l in chart.ticks)
+        assert chart.bars[0].segments[0].width <= chart.plot_width
+    percent = stacked_bar_chart([("a", [40, 60])], [("p", "P"), ("r", "R")], maximum=100, unit=" %")
+    assert [label for _x, label in percent.ticks] == ["0 %", "50 %", "100 %"]
+
+
+def test_bar_chart_labels_get_the_room_they_need():
+    from ictms.lib.charts import LABEL_CHAR_WIDTH, stacked_bar_chart
+
+    short = stacked_bar_chart([("101 Berlin", [1])], [("k", "K")])
+    long_label = "103 Boston Medical Center Radiology"
+    wide = stacked_bar_chart([("101 Berlin", [1]), (long_label, [2])], [("k", "K")])
+    assert wide.label_width >= len(long_label) * LABEL_CHAR_WIDTH
+    assert wide.plot_width == short.plot_width and wide.width - wide.label_width == short.width - short.label_width

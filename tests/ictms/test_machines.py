@@ -74,6 +74,15 @@ def _adjudication(world: Any) -> models.Model:
     return Adjudication.objects.create(case=task.assignment.case, round=1, up_to=1, adjudicator=world.adjudicator)
 
 
+def _invitation(world: Any) -> models.Model:
+    from django.utils import timezone
+
+    from trials.models import Invitation
+
+    return Invitation.objects.create(trial=world.trial, role="reader", email=world.outsider.email, user=world.outsider,
+                                     invited_by=world.admin, expires_at=timezone.now())
+
+
 def _read_package(world: Any) -> models.Model:
     from reads.models import ReadPackage
 
@@ -94,6 +103,7 @@ ROWS: dict[str, Callable[[Any], models.Model]] = {
     "read_quality_query": _quality_query,
     "adjudication": _adjudication,
     "read_package": _read_package,
+    "invitation": _invitation,
 }
 
 

@@ -54,12 +54,14 @@ class Refs:
     instance: Any = None
     submission: Any = None  # done
     open_submission: Any = None  # receiving, with one started resumable upload
+    empty_submission: Any = None  # receiving, nothing sent (participant 101-001, week 8): may be cancelled
     upload: Any = None
     open_query: Any = None
     answered_query: Any = None
     measurement: Any = None  # by the QC analyst
     requirement: Any = None
     membership: Any = None  # the sponsor's
+    invitation: Any = None  # the outsider's pending invitation to trial A (auditor)
     audit_seq: int = 0
     creator: Any = None  # holds the global trials.add_trial right (no trial membership)
     read_case: Any = None  # participant 101-002 (baseline accepted), read by reader (slot 1 or 2) and reader2
@@ -122,10 +124,14 @@ def build_refs() -> Refs:
 
     w16 = f.visit(w.participant, "W16")
     r.open_submission = submission_open(actor=w.coordinator, visit=w16, comment="")
+    r.empty_submission = submission_open(actor=w.coordinator, visit=r.accept_visit, comment="")
     r.upload = submission_upload_start(actor=w.coordinator, submission=r.open_submission, client_key="k1",
                                        name="IM0001.dcm", size=1000)
     r.requirement = ImagingRequirement.objects.create(timepoint=w.timepoints[0], body_region="Chest")
     r.membership = Membership.objects.get(user=w.sponsor, trial=w.trial, role=Role.SPONSOR)
+    from trials.services import membership_invite
+
+    r.invitation = membership_invite(actor=w.admin, trial=w.trial, email=w.outsider.email, role=Role.AUDITOR).invitation
     r.creator = f.UserFactory(username="trial_creator")
     r.creator.user_permissions.add(Permission.objects.get(content_type__app_label="trials", codename="add_trial"))
     _reads(r)
@@ -313,6 +319,12 @@ def uids(*levels: str, **more: Any) -> Kwargs:
     return build
 
 
+def invitation_link(refs: Refs) -> str:
+    from trials.selectors import invitation_token
+
+    return invitation_token(refs.invitation)
+
+
 SUBJECT = lambda refs: "101-001"  # noqa: E731 (the marker of site 101's participant)
 
 # Columns that recur: a trial-scoped API object seen from trial B, the reader, anonymous API.
@@ -366,6 +378,19 @@ API: list[Route] = [
           extra=(("sponsor", 404),), anon=401),
     Route("trials-api:membership-remove", kwargs=pk("membership"), method="post", body={"reason": "left"},
           allow=("admin", 200), other_trial=B_ADMIN_404, anon=401),
+    Route("trials-api:membership-list", method="post", label="invite an existing account",
+          body=lambda refs: {"trial": "TRIAL-A", "email": refs.w.admin_b.email, "role": "qc_analyst"},
+          allow=("admin", 202), other_trial=B_ADMIN_404, extra=(("qc", 403),), anon=401),
+    Route("trials-api:invitation-list", query="trial=TRIAL-A", allow=("admin", 200), other_trial=("admin_b", EMPTY),
+          extra=(("qc", EMPTY), ("outsider", 200)), anon=401, marker=lambda refs: refs.w.outsider.email),
+    Route("trials-api:invitation-detail", kwargs=pk("invitation"), allow=("admin", 200), other_trial=B_ADMIN_404,
+          extra=(("qc", 404), ("outsider", 200)), anon=401),
+    Route("trials-api:invitation-accept", kwargs=pk("invitation"), method="post", allow=("outsider", 200),
+          other_trial=B_ADMIN_404, extra=(("admin", 404),), anon=401),
+    Route("trials-api:invitation-decline", kwargs=pk("invitation"), method="post", body={}, allow=("outsider", 200),
+          other_trial=B_ADMIN_404, extra=(("admin", 404),), anon=401),
+    Route("trials-api:invitation-revoke", kwargs=pk("invitation"), method="post", body={"reason": "typo"},
+          allow=("admin", 200), other_trial=B_ADMIN_404, extra=(("qc", 404), ("outsider", 404)), anon=401),
     Route("trials-api:participant-list", query="trial=TRIAL-A", allow=("coordinator", 200),
           other_site=("other_coordinator", EMPTY), other_trial=("coordinator_b", EMPTY), reader=("reader", EMPTY),
           anon=401, marker=SUBJECT),
@@ -505,6 +530,13 @@ PAGES: list[Route] = [
           anon=LOGIN),
     Route("trials:member-edit", kwargs=trial_a(membership_id=lambda refs: refs.membership.pk), allow=("admin", 200),
           other_trial=B_ADMIN_404, extra=(("sponsor", 403),), anon=LOGIN),
+    Route("trials:invitation-revoke", kwargs=trial_a(invitation_id=lambda refs: refs.invitation.pk), method="post",
+          body={}, form=True, allow=("admin", REDIRECT), other_trial=B_ADMIN_404, extra=(("qc", 403),), anon=LOGIN),
+    Route("trials:invitation", kwargs=lambda refs: {"token": invitation_link(refs)}, allow=("outsider", 200),
+          other_trial=B_ADMIN_404, extra=(("admin", 404),), anon=LOGIN),
+    Route("trials:invitation", kwargs=lambda refs: {"token": invitation_link(refs)}, method="post",
+          body={"decision": "accept"}, form=True, allow=("outsider", REDIRECT), other_trial=B_ADMIN_404,
+          extra=(("admin", 404),), anon=LOGIN, label="accept"),
     Route("trials:participants", kwargs=trial_a(), allow=("coordinator", 200), other_site=("other_coordinator", EMPTY),
           other_trial=B_COORD_404, reader=("reader", 403), anon=LOGIN, marker=SUBJECT),
     Route("trials:participant", kwargs=trial_a(participant_id=lambda refs: refs.w.participant.pk),
@@ -521,6 +553,10 @@ PAGES: list[Route] = [
     Route("imaging:submission", kwargs=trial_a(submission_id=lambda refs: refs.submission.pk),
           allow=("coordinator", 200), other_site=OTHER_SITE_404, other_trial=B_COORD_404, reader=READER_404,
           anon=LOGIN),
+    Route("imaging:submission-cancel", kwargs=trial_a(submission_id=lambda refs: refs.empty_submission.pk),
+          method="post", body={}, json=False, allow=("coordinator", REDIRECT), other_site=OTHER_SITE_404,
+          other_trial=B_COORD_404, reader=READER_404, extra=(("qc", 403),), anon=LOGIN,
+          label="only the site's coordinator cancels an empty submission"),
     Route("imaging:query", kwargs=trial_a(query_id=lambda refs: refs.open_query.pk), allow=("coordinator", 200),
           other_site=OTHER_SITE_404, other_trial=B_COORD_404, reader=READER_404, anon=LOGIN),
     Route("imaging:queries", kwargs=trial_a(), allow=("qc", 200), other_site=("other_coordinator", EMPTY),
@@ -528,7 +564,8 @@ PAGES: list[Route] = [
     Route("imaging:overdue-visits", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404,
           reader=("reader", 403), anon=LOGIN),
     Route("imaging:qc-queue", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
-          extra=(("coordinator", 403),), anon=LOGIN),
+          extra=(("coordinator", 403), ("admin", 200), ("sponsor", 200)), anon=LOGIN,
+          label="core-lab roles without the QC right see it read-only"),
     # Site roles and readers are refused the QC pages by role (403) before any visit is looked up.
     Route("imaging:qc-visit", kwargs=visit_kw, allow=("qc", 200), other_site=("other_coordinator", 403),
           other_trial=B_ADMIN_404, reader=("reader", 403), extra=(("coordinator", 403),), anon=LOGIN),
@@ -584,6 +621,17 @@ PAGES: list[Route] = [
     Route("reads:dashboard", kwargs=trial_a(), allow=("sponsor", 200), other_trial=B_ADMIN_404,
           reader=("reader", 403), extra=(("admin", 200), ("qc", 403), ("coordinator", 403), ("adjudicator", 403)),
           anon=LOGIN),
+    Route("reads:packages", kwargs=trial_a(), allow=("sponsor", 200), other_trial=B_ADMIN_404,
+          reader=("reader", 403), extra=(("admin", 200), ("qc", 403), ("coordinator", 403), ("auditor", 403),
+                                         ("adjudicator", 403)),
+          anon=LOGIN, marker=lambda refs: refs.read_package.sha256),
+    Route("reads:packages", kwargs=trial_a(), method="post", body={"cutoff": "", "subjects": ""}, json=False,
+          form=True, allow=("sponsor", REDIRECT), other_trial=B_ADMIN_404, reader=("reader", 403),
+          extra=(("admin", REDIRECT), ("qc", 403), ("auditor", 403)), anon=LOGIN, label="request"),
+    Route("reads:package-download", kwargs=trial_a(package_id=lambda refs: refs.read_package.pk),
+          allow=("sponsor", 200), other_trial=B_ADMIN_404, reader=("reader", 403),
+          extra=(("admin", 200), ("auditor", 403), ("coordinator", 403)), anon=LOGIN, json=False,
+          marker=lambda refs: "manifest.json"),
     Route("reads:quality-queries", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404,
           reader=("reader", 403), extra=(("sponsor", 403), ("admin", 403)), anon=LOGIN,
           marker=lambda refs: "Motion artefacts"),
@@ -848,3 +896,45 @@ def test_route_cell(r, route, column, persona, expected):
     response = send(client_for(r, persona), route, r)
     check(route, r, response, expected)
     check_blinding(persona, response)
+
+
+# --- page titles ----------------------------------------------------------------------------------------
+
+TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL)
+
+
+def page_title(response: Any) -> str | None:
+    """The <title> of an HTML page (None for anything else), whitespace collapsed."""
+    if getattr(response, "streaming", False) or not response.get("Content-Type", "").startswith("text/html"):
+        return None
+    found = TITLE.search(response.content.decode(errors="replace"))
+    assert found, f"{response.request['PATH_INFO']}: an HTML page without a <title>"
+    return " ".join(found.group(1).split())
+
+
+def test_every_page_has_a_title_of_its_own(r):
+    """Every page a persona can open names itself: a title of its own, not the site's name, none shared."""
+    from html import unescape
+
+    titles: dict[str, set[str]] = {}
+    untitled: list[str] = []
+    for route in PAGES:
+        if route.method != "get":
+            continue
+        for _column, persona, expected in route.cells():
+            if expected != 200:
+                continue
+            response = send(client_for(r, persona), route, r)
+            title = page_title(response)
+            if title is None:
+                continue
+            own = unescape(title).removesuffix(" · ICTMS").removesuffix(" · TRIAL-A").strip(" ·")
+            if not own or own == "ICTMS":
+                untitled.append(f"{route.name} as {persona}: {title!r}")
+            titles.setdefault(own, set()).add(route.name)
+            if 'type="date"' in response.content.decode(errors="replace"):  # dates are typed ISO (IsoDateField)
+                untitled.append(f"{route.name} as {persona}: a browser-locale date input")
+    assert not untitled, "pages whose title does not name them (or with a locale date input):\n" + "\n".join(untitled)
+    shared = {title: names for title, names in titles.items() if len(names) > 1}
+    assert not shared, f"pages sharing a title: {shared}"
+    assert len(titles) >= 40, sorted(titles)  # the walk reached the pages (not a list of redirects)

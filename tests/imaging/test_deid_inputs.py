@@ -23,6 +23,7 @@ from imaging.deid import (
     EmptyFileError,
     NotDicomError,
     SkippedFile,
+    TooComplexError,
     TruncatedError,
     UnsupportedError,
     deidentify_bytes,
@@ -210,3 +211,148 @@ def test_damaged_files_only_ever_raise_a_stated_reason():
             except DeidError as error:
                 reason = error.reason
             assert "PHI" not in reason
+
+
+# --- Crafted nesting (#19): refused in plain words before the stack or the later readers give out ---------
+
+
+def _ct_without_pixels(syntax=ExplicitVRLittleEndian) -> pydicom.Dataset:
+    """A structured report-like object (no pixel data) taken from a synthetic CT header."""
+    ds = synthetic.make_ct_series(1, rows=16, cols=16, transfer_syntax=syntax, seed=9).datasets[0]
+    del ds.PixelData
+    for keyword in ("Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
+                    "SamplesPerPixel", "PhotometricInterpretation"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"  # Basic Text SR
+    ds.Modality = "SR"
+    return ds
+
+
+def _undefined_length_nesting(levels: int) -> bytes:
+    """`levels` ContentSequences of undefined length, each in the single item of the one around it."""
+    open_level = b"\x40\x00\x30\xa7SQ\x00\x00\xff\xff\xff\xff" + b"\xfe\xff\x00\xe0\xff\xff\xff\xff"
+    close_level = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00" + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    return open_level * levels + close_level * levels
+
+
+@pytest.mark.parametrize("levels", [5000, 40])
+def test_thousands_of_nested_undefined_length_sequences_are_refused(levels):
+    data = synthetic.to_bytes(_ct_without_pixels()) + _undefined_length_nesting(levels)
+    with pytest.raises(TooComplexError) as refused:
+        deidentify_bytes(data, CONTEXT)
+    assert "nested more" in refused.value.reason
+
+
+def _defined_length_nesting(levels: int) -> bytes:
+    """A file whose ContentSequence holds `levels` more ContentSequences of defined length, one in another."""
+    ds = _ct_without_pixels()
+    inner = pydicom.Dataset()
+    inner.CodeMeaning = "leaf"
+    for _ in range(levels):
+        outer = pydicom.Dataset()
+        outer.ContentSequence = [inner]
+        inner = outer
+    ds.ContentSequence = [inner]
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_deep_sequences_of_defined_length_are_refused_rather_than_stored():
+    with pytest.raises(TooComplexError):
+        deidentify_bytes(_defined_length_nesting(200), CONTEXT)
+
+
+def test_real_nesting_depths_are_kept():
+    output, _result = deidentify_bytes(_defined_length_nesting(6), CONTEXT)
+    kept = pydicom.dcmread(io.BytesIO(output))
+    depth, item = 0, kept
+    while "ContentSequence" in item:
+        item, depth = item.ContentSequence[0], depth + 1
+    assert depth == 7 and item.CodeMeaning == "leaf"
+
+
+# --- Work bounds (#19): a small file that would cost minutes and gigabytes is refused before it is parsed ----
+
+def _with_body(ds: pydicom.Dataset, extra: bytes, *, deflate: bool) -> bytes:
+    """`ds` (explicit VR little endian) followed by the encoded elements `extra`, deflated as PS3.5 A.5 if asked."""
+    from pydicom.filewriter import write_file_meta_info
+
+    from imaging.deid.bounds import _file_meta
+
+    plain = synthetic.to_bytes(ds)
+    _, body = _file_meta(io.BytesIO(plain), 132, len(plain))
+    if not deflate:
+        return plain + extra
+    meta = pydicom.dataset.FileMetaDataset(ds.file_meta)
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    header = io.BytesIO()
+    header.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(header, meta, enforce_standard=True)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return header.getvalue() + compressor.compress(plain[body:] + extra) + compressor.flush()
+
+
+def _empty_private_elements(count: int) -> bytes:
+    """`count` empty LO elements in private groups 0011, 0013, ... (8 bytes each, in tag order)."""
+    import struct
+
+    per_group = 0xFF00 - 0x1000
+    return b"".join(struct.pack("<HH2sH", 0x0011 + 2 * (i // per_group), 0x1000 + i % per_group, b"LO", 0)
+                    for i in range(count))
+
+
+def _zero_pixels(length: int) -> bytes:
+    import struct
+
+    return struct.pack("<HH2sHL", 0x7FE0, 0x0010, b"OB", 0, length) + bytes(length)
+
+
+def test_a_deflated_file_that_inflates_past_the_bound_is_refused_without_inflating_it_whole(monkeypatch):
+    from imaging.deid import bounds
+
+    monkeypatch.setattr(bounds, "MAX_INFLATED_BYTES", 4 * 1024 * 1024)
+    data = _with_body(_ct_without_pixels(), _zero_pixels(6 * 1024 * 1024), deflate=True)
+    assert len(data) < 64 * 1024  # a few KB that would inflate to 6 MB
+    with pytest.raises(TooComplexError) as refused:
+        deidentify_bytes(data, CONTEXT)
+    assert "inflates to more than 4 MB" in refused.value.reason
+
+
+@pytest.mark.parametrize("deflate", [True, False], ids=["deflated", "plain"])
+def test_millions_of_tiny_elements_are_refused_before_they_are_parsed(deflate, monkeypatch):
+    from imaging.deid import bounds
+
+    monkeypatch.setattr(bounds, "SMALL_FILE", 64 * 1024)
+    monkeypatch.setattr(bounds, "MAX_ELEMENTS", 20_000)
+    data = _with_body(_ct_without_pixels(), _empty_private_elements(30_000), deflate=deflate)
+    with pytest.raises(TooComplexError) as refused:
+        deidentify_bytes(data, CONTEXT)
+    assert "more than 20,000 data elements" in refused.value.reason
+
+
+def test_elements_inside_sequences_are_counted_and_pixel_data_ends_the_count():
+    import struct
+
+    from imaging.deid.bounds import count_elements
+
+    item = _empty_private_elements(10)
+    sequence = (struct.pack("<HH2sHL", 0x0040, 0xA730, b"SQ", 0, _UNDEFINED := 0xFFFFFFFF)
+                + (b"\xfe\xff\x00\xe0" + struct.pack("<L", len(item)) + item) * 3 + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
+    defined = struct.pack("<HH2sHL", 0x0040, 0xA731, b"SQ", 0, 8 + len(item)) + b"\xfe\xff\x00\xe0" + \
+        struct.pack("<L", len(item)) + item
+    after = _empty_private_elements(5)
+    data = sequence + defined + _zero_pixels(16) + after
+    # 1 + 30 in the undefined-length sequence, 1 + 10 in the defined one, the pixel data; nothing after it.
+    assert count_elements(data, 0, implicit=False, little_endian=True) == 43
+    with pytest.raises(TooComplexError):
+        count_elements(data, 0, implicit=False, little_endian=True, limit=40)
+
+
+def test_real_files_are_well_inside_the_bounds():
+    from imaging.deid.bounds import check_file
+
+    for ds in (synthetic.make_ct_series(1, rows=32, cols=32).datasets[0], _ct_without_pixels()):
+        data = synthetic.to_bytes(ds)
+        check_file(io.BytesIO(data), len(data))  # does not raise

@@ -94,6 +94,17 @@ def test_study_matching(world, page_client, ct, query, found):
     assert bool(response.json()) is found
 
 
+def test_wildcards_are_bounded(world, page_client, ct):
+    """Each '*' multiplies the database's matching work: repeated stars collapse, more than four or a pattern
+    longer than any matched value is refused with 400 (#19)."""
+    client = page_client(world.qc)
+    assert client.get("/dicomweb/studies?PatientID=1**0**1*").json()  # three stars once collapsed
+    for value in ("*A" * 10, "1" * 65 + "*"):
+        response = client.get(f"/dicomweb/studies?StudyDescription={value}")
+        assert response.status_code == 400, value
+        assert "at most 64 characters with at most 4 '*'" in response.json()["detail"]
+
+
 def test_uid_list_matching_and_paging(world, page_client, ct):
     other = make_series(visit(world.participant, "W8"), n=1)
     client = page_client(world.qc)

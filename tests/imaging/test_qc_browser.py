@@ -56,6 +56,7 @@ def test_qc_fails_a_series_the_site_reuploads_and_qc_accepts_the_visit(page, wor
     page.fill(f"#id_{prefix}-comment", "7 mm slices; please send the 2.5 mm reconstruction.")
     card.locator("button[type=submit]").click()
     expect(page.locator(f"#series-{thick.pk} .qc-status")).to_have_attribute("data-status", "failed")
+    page.wait_for_load_state("load")  # the page's script has wired its buttons (the markup shows before it runs)
     page.locator(f"#series-{thick.pk} button.ask-site").click()
     # The button's script fills the query form.
     expect(page.locator("#id_q-series")).to_have_value(str(thick.pk))

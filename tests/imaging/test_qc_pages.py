@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html import unescape
 
 import pytest
 from django.utils import timezone
@@ -75,9 +76,11 @@ def test_the_qc_analysts_home_is_the_queue(world, page_client):
     assert "Visits by status" in text  # the progress charts stay
 
 
-@pytest.mark.parametrize("persona", ["admin", "sponsor", "auditor", "coordinator", "reader"])
-def test_only_qc_analysts_have_a_queue(world, page_client, persona):
-    assert page_client(world.user(persona)).get("/t/TRIAL-A/qc/").status_code == 403
+@pytest.mark.parametrize("persona,status", [("admin", 200), ("sponsor", 200), ("auditor", 200), ("coordinator", 403),
+                                            ("reader", 403)])
+def test_core_lab_roles_see_the_queue_site_and_blinded_roles_do_not(world, page_client, persona, status):
+    """Core-lab roles without the QC right see the queue read-only (as they see a visit's QC page)."""
+    assert page_client(world.user(persona)).get("/t/TRIAL-A/qc/").status_code == status
 
 
 def test_people_outside_the_trial_do_not_find_its_pages(world, page_client):
@@ -386,13 +389,38 @@ def test_overdue_visits_are_those_whose_window_closed_without_accepted_images(wo
     rows = re.findall(r'<tr data-visit="(\d+)">', text)
     # The world's 101-001 and 102-001 started treatment 30 days ago: their baselines are late too.
     world_bls = [str(f.visit(world.participant, "BL").pk), str(f.visit(world.other_participant, "BL").pk)]
-    assert rows[0] == str(bl.pk) and set(rows[1:3]) == set(world_bls) and rows[3] == str(w8.pk)  # the latest first
+    # The latest first. W8 arrived 3 days ago, 14 days after its window closed: it is 14 days late (the core
+    # lab's review since is not counted), so 102-050's W8, with nothing sent 17 days after its window, comes first.
+    assert rows[0] == str(bl.pk) and set(rows[1:3]) == set(world_bls)
+    assert rows[3:5] == [str(f.visit(far, "W8").pk), str(w8.pk)]
+    assert ">14<" in text.split(f'data-visit="{w8.pk}"')[1].split("</tr>")[0]
     assert str(f.visit(gone, "BL").pk) not in rows and str(f.visit(far, "BL").pk) not in rows
     assert str(f.visit(p, "W16").pk) not in rows  # its window is still to come
     bl_row = text.split(f'data-visit="{bl.pk}"')[1].split("</tr>")[0]
     assert ">80<" in bl_row and "Overdue" in bl_row
     assert "Received" in text.split(f'data-visit="{w8.pk}"')[1].split("</tr>")[0]
     assert "<svg" in section(text, "overdue-by-site")
+
+
+def test_days_late_count_only_until_the_site_s_images_arrived(world, page_client):
+    today = dt.date.today()
+    p = f.participant(world.coordinator, world.site, "101-070", treatment_start=today - dt.timedelta(days=80))
+    bl, w8 = f.visit(p, "BL"), f.visit(p, "W8")  # windows closed 80 and 17 days ago
+    received(bl, days_ago=75)  # five days late, then in core-lab review for 75 days
+    received(w8, days_ago=20)  # in time: only the core lab is still at it
+    text = html(page_client(world.qc).get("/t/TRIAL-A/visits/overdue/"))
+    assert re.search(r'<td class="num">5</td>', text.split(f'data-visit="{bl.pk}"')[1].split("</tr>")[0])
+    assert re.search(r'<td class="num">0</td>', text.split(f'data-visit="{w8.pk}"')[1].split("</tr>")[0])
+    assert "not counted against the site" in text
+
+
+def test_chart_labels_are_not_clipped(world, page_client):
+    world.site.name = "Boston Medical Center Department of Radiology"
+    world.site.save()
+    text = html(page_client(world.qc).get("/t/TRIAL-A/visits/overdue/"))
+    chart = section(text, "overdue-by-site")
+    assert f">101 {world.site.name}</text>" in chart
+    assert 'role="img" aria-label="Overdue visits per site"' in chart
 
 
 def test_a_site_coordinator_sees_only_their_sites_overdue_visits(world, page_client):
@@ -446,3 +474,81 @@ def test_the_dashboard_counts_past_due_queries(world, page_client):
                                             ("coordinator", 403), ("reader", 403)])
 def test_the_dashboard_is_for_the_core_lab(world, page_client, persona, status):
     assert page_client(world.user(persona)).get("/t/TRIAL-A/qc/dashboard/").status_code == status
+
+
+def test_a_series_the_requirement_row_calls_failing_says_so_on_its_own_card(world, page_client, api):
+    """The requirement row and the series card come from the same stored QC run: the complete
+    series serves the requirement, and the one with missing slices says why it does not."""
+    cap_requirement(world.timepoints[0])
+    visit = f.visit(world.participant, "BL")
+    study = "1.2.826.0.1.3680043.8.498.5550001"
+    files = (qc_series(12, description="CAP 2.5MM", series_number=3, study_uid=study)
+             + qc_series(12, missing=(5, 6), description="CAP 2.5MM B", series_number=4, study_uid=study, seed=1))
+    upload_all(api(world.coordinator), visit.pk, files)
+    text = html(page_client(world.qc).get(f"/t/TRIAL-A/qc/visits/{visit.pk}/"))
+    row = unescape(section(text, "requirements"))
+    assert "Met: series 3" in row and "series 4 'CAP 2.5MM B' (fails: missing slices)" in row, row
+    gappy = Series.objects.get(study__visit=visit, series_number=4)
+    card = unescape(text.split(f'id="series-{gappy.pk}"')[1].split("</section>")[0])
+    assert "Automated QC found nothing" not in card
+    assert "Not used for the CT of the chest/abdomen/pelvis (another series serves it): Series 4 'CAP 2.5MM B'" in card, card
+    assert "missing" in card and 'data-code="missing_slices"' in card
+    assert "Automated QC ran" in section(text, "qc-run")
+    # Nothing blocks: the visit needs no query about a series nobody uses.
+    assert not Query.objects.filter(visit=visit).exists()
+
+
+def test_the_review_page_shows_the_stored_run_without_running_qc_again(world, page_client, thick, monkeypatch):
+    from imaging.models import QcRun
+    from imaging.qc.rules import evaluate as engine
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the page ran the QC engine")
+
+    monkeypatch.setattr(engine, "evaluate_visit", refuse)
+    monkeypatch.setattr(engine, "measure_series", refuse)
+    text = html(page_client(world.qc).get(f"/t/TRIAL-A/qc/visits/{thick.pk}/"))
+    run = QcRun.objects.get(visit=thick)
+    assert run.blocking == 1 and set(QcFinding.objects.filter(visit=thick, is_current=True).values_list("run", flat=True)) == {run.pk}
+    assert '<td>7 mm</td><td>≤ 5 mm</td>' in text
+    assert "Fails: slice thickness exceeded" in section(text, "requirements")
+
+
+def test_the_dashboard_follows_enrolment_images_and_the_query_backlog_month_by_month(world, page_client):
+    """Trends where people follow a trend (#17 item 10): a line chart with a table of the same numbers."""
+    from imaging.qc.selectors import monthly_counts
+    from trials.models import Participant
+
+    now = timezone.now()
+    two_months_ago = (now.replace(day=1) - dt.timedelta(days=40)).replace(day=15)
+    Participant.objects.filter(pk=world.participant.pk).update(consent_date=two_months_ago.date())
+    v1 = qc_visit(world.participant, "BL", qc=world.qc, days_ago=0)  # a blocking finding's query and a manual one, this month
+    old = Query.objects.filter(visit=v1).order_by("id").first()
+    Query.objects.filter(pk=old.pk).update(created_at=two_months_ago)  # raised two months ago, still open
+    resolved = Query.objects.filter(visit=v1).exclude(pk=old.pk).first()
+    Query.objects.filter(pk=resolved.pk).update(created_at=two_months_ago, closed_at=two_months_ago, state="resolved")
+    rows = {m: (e, r, b) for m, e, r, b in monthly_counts(user=world.admin, trial=world.trial)}
+    first = f"{two_months_ago.year:04d}-{two_months_ago.month:02d}"
+    this = f"{now.year:04d}-{now.month:02d}"
+    assert rows[first][0] == 1 and rows[first][2] == 1  # enrolled then; one query still open at its end
+    assert rows[this][1] == 1 and rows[this][2] == 1  # the images arrived this month; the old query still waits
+    assert len(rows) == 3  # the month in between is shown too, with its backlog
+    text = html(page_client(world.admin).get("/t/TRIAL-A/qc/dashboard/"))
+    trends = section(text, "trends")
+    assert 'id="trend-chart" role="img"' in trends and "Queries unresolved at month end" in trends
+    table = section(text, "trend-table")
+    assert f'<th scope="row">{first}</th><td>1</td><td>0</td><td>1</td>' in table
+
+
+def test_every_dashboard_chart_has_an_accessible_name_and_a_table_of_its_numbers(world, page_client):
+    qc_visit(world.participant, "BL", qc=world.qc, coordinator=world.coordinator)
+    text = html(page_client(world.admin).get("/t/TRIAL-A/qc/dashboard/"))
+    charts = re.findall(r"<svg[^>]*>", text)
+    assert len(charts) >= 4
+    for svg in charts:
+        assert 'role="img"' in svg and re.search(r'aria-label(ledby)?="[^"]+"', svg), svg
+    for section_id, table_id in (("backlog-by-site", "site-table"), ("backlog-by-age", "age-table"),
+                                 ("trends", "trend-table"), ("first-pass", "site-table")):
+        assert f'id="{section_id}"' in text and f'id="{table_id}"' in text
+    ages = section(text, "age-table")
+    assert '<th scope="row">0-7 days</th><td>1</td><td>1</td>' in ages

@@ -26,6 +26,11 @@ def evaluate(*items: SeriesInfo, requirements: list[RequirementRules] | None = N
     return evaluate_visit(list(items), requirements if requirements is not None else [CAP], VISIT)
 
 
+def problems(result: QcResult) -> list[str]:
+    """The codes of what needs someone's attention (series not used only inform)."""
+    return [str(f.code) for f in result.findings if f.severity != "info"]
+
+
 def test_one_cap_series_satisfies_a_chest_abdomen_pelvis_requirement():
     result = evaluate(series(2, "CAP 5mm", body_part="CHESTABDPELVIS"))
     assert result.codes() == []
@@ -120,12 +125,17 @@ def test_the_compliant_reconstruction_is_chosen_over_the_thick_one():
     thick = series(3, "CAP 7mm", body_part="CAP", thickness=7.0)
     thin = series(4, "CAP 1mm", body_part="CAP", thickness=1.0, spacing=1.0, slices=300)
     result = evaluate(thick, thin)
-    assert result.codes() == []
+    assert problems(result) == []
     match = result.matches[0]
     assert match.series_uids == (thin.series_uid,)
     assert [c.failed for c in match.candidates] == [(C.SLICE_THICKNESS_EXCEEDED,), ()]
     assert "Met: series 4 'CAP 1mm'" in match.explanation
     assert "series 3 'CAP 7mm' (fails: slice thickness exceeded)" in match.explanation
+    # The thick series' own findings say the same, as information: it is not used, so nothing is asked of the site.
+    [note] = result.for_series(thick.series_uid)
+    assert note.code == C.SLICE_THICKNESS_EXCEEDED and note.severity == "info" and note.requirement_id is None
+    assert note.message.startswith("Not used for the CT of the chest/abdomen/pelvis (another series serves it): ")
+    assert "Please" not in note.message
 
 
 def test_a_re_upload_of_the_thin_reconstruction_removes_the_finding_by_key():
@@ -142,7 +152,7 @@ def test_pre_and_post_contrast_requirements_pick_different_series():
     plain = series(2, "ABD", body_part="ABDOMEN")
     enhanced = series(3, "ABD", body_part="ABDOMEN", contrast_agent="Iohexol")
     result = evaluate(plain, enhanced, requirements=[post, pre])
-    assert result.codes() == []
+    assert problems(result) == []
     assert [m.series_uids for m in result.matches] == [(plain.series_uid,), (enhanced.series_uid,)]
 
 

@@ -78,7 +78,8 @@ def test_duplicates_within_one_request(world, api, bl):
 
 
 @pytest.mark.parametrize("name,data,reason,code", [
-    ("notes.txt", b"hello, this is not DICOM at all" * 10, "not a DICOM file", "unreadable"),
+    # A real non-DICOM file among the images (not a known side file such as README.TXT: those are skipped).
+    ("IM0099.dcm", b"hello, this is not DICOM at all" * 10, "not a DICOM file", "unreadable"),
     ("empty.dcm", b"", "empty file", "empty"),
 ])
 def test_bad_files_are_rejected_in_plain_words_and_change_nothing_else(world, api, bl, name, data, reason, code):
@@ -177,6 +178,33 @@ def test_files_over_the_size_limit_are_refused(world, api, bl, settings):
     result = upload_all(api(world.coordinator), bl.pk, ct_files(1))
     assert "larger than the 0 MB limit" in result["errors"][0]["reason"]
     assert result["errors"][0]["reason_code"] == "too_large"
+
+
+def test_a_body_over_the_request_limit_is_refused_413_before_it_is_read(world, api, bl, settings):
+    """The limit applies from the Content-Length: a 300 MB body is refused before a byte of it is read (#19)."""
+    import io
+
+    settings.UPLOAD_MAX_REQUEST_MB = 1
+    client = api(world.coordinator)
+    sub = open_submission(client, bl.pk)
+
+    class Unread(io.BytesIO):
+        def read(self, *args):
+            raise AssertionError("the body was read")
+
+        readline = read
+
+    response = client.generic("POST", f"/api/submissions/{sub['id']}/files/", b"",
+                              content_type="multipart/form-data; boundary=x",
+                              CONTENT_LENGTH=str(300 * 2**20), **{"wsgi.input": Unread()})
+    assert response.status_code == 413
+    assert "larger than the 1 MB limit" in response.json()["detail"]
+    assert not SubmissionFile.objects.exists()
+    assert list(settings.UPLOAD_TMP_DIR.iterdir()) == []
+    # A page form gets the same refusal in plain words; a body within the limit is taken as before.
+    page = client.generic("POST", f"/t/TRIAL-A/visits/{bl.pk}/", b"", CONTENT_LENGTH=str(2 * 2**20))
+    assert page.status_code == 413 and b"1 MB limit" in page.content
+    assert post_files(client, sub["id"], ct_files(2)).status_code == 201
 
 
 @pytest.mark.parametrize("persona,status", [

@@ -47,3 +47,19 @@ def test_a_worker_killed_mid_submission_loses_nothing_and_duplicates_nothing(cel
     # Each file was recorded exactly once, even those whose task ran twice.
     per_file = AuditEvent.objects.filter(action="submission_file.deidentify").values_list("target_id", flat=True)
     assert len(per_file) == len(set(per_file)) == n
+
+
+def test_a_worker_that_starts_recovers_files_whose_tasks_were_lost(celery_worker_process, world, api, monkeypatch):
+    """The web process died after committing the files and before handing their tasks to the broker
+    (simulated: the hand-over is dropped). A worker that starts runs the recovery sweep first."""
+    from imaging.intake import tasks
+
+    celery_worker_process.stop()
+    monkeypatch.setattr(tasks.submission_file_process_task, "delay", lambda *args, **kwargs: None)
+    sub_id = _submit(api, world, ct_files(4, seed=41))
+    monkeypatch.undo()
+    assert SubmissionFile.objects.filter(submission_id=sub_id, status="received").count() == 4
+    celery_worker_process.start(INTAKE_STUCK_MINUTES="0")
+    wait_for(lambda: Submission.objects.get(pk=sub_id).state == "done", timeout=120)
+    assert Instance.objects.count() == 4
+    assert AuditEvent.objects.filter(action="submission.recover", target_id=str(sub_id)).exists()

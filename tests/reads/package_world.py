@@ -18,8 +18,9 @@ from tests.trials import factories as f
 PASSWORD = f.PASSWORD
 
 
-def imaged_subject(world: Any, code: str) -> ReadCase:
-    """A new participant of site 101 whose BL and W8 (56 days apart) have a stored 2-slice CT and are accepted."""
+def imaged_subject(world: Any, code: str, slices: int = 2, size: int = 128) -> ReadCase:
+    """A new participant of site 101 whose BL and W8 (56 days apart) have a stored CT of `slices` slices of
+    `size`² pixels and are accepted."""
     from tests.imaging.factories import make_series
 
     p = f.participant(world.coordinator, world.site, code)
@@ -28,7 +29,7 @@ def imaged_subject(world: Any, code: str) -> ReadCase:
         visit = f.visit(p, tp)
         visit.scan_date = start + dt.timedelta(days=56 * i)
         visit.save()
-        make_series(visit, n=2, rows=128, columns=128)
+        make_series(visit, n=slices, rows=size, columns=size)
         accept(visit, actor=world.qc)
     return ReadCase.objects.get(participant=p)
 

@@ -24,7 +24,7 @@ def snapshot() -> tuple:
 
 
 def test_seed_demo_signs_disagreeing_double_reads_and_leaves_cases_to_read(db, settings):
-    settings.DEBUG = True
+    settings.DEV_MODE = True
     call_command("seed_demo", **QUIET)
 
     # Signed by both readers, with responses that differ somewhere.

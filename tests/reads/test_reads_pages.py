@@ -335,7 +335,7 @@ def test_an_open_task_shows_the_viewer_with_its_timepoint_and_no_subject(page_cl
     # The reader measures on the images of the timepoint they are reading.
     assert config["compare"] is False and config["participant"] is None and config["canMeasure"] is True
     assert f'<h1 class="vw-title">{case.code}' in body and "Baseline · day 0 · Ready" in body
-    assert f"<title>Viewer · {case.code} Baseline · TRIAL-A</title>" in body
+    assert f"<title>Viewer · {case.code} Baseline · TRIAL-A · ICTMS</title>" in body
     assert 'href="/t/TRIAL-A/reads/worklist/">Worklist</a>' in body
     for hidden in ("101-001", world.site.name):
         assert hidden not in body

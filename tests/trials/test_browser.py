@@ -97,3 +97,41 @@ def test_admin_invites_a_member_and_changes_a_role_with_a_reason(page, world):
     page.fill("#id_role-reason", "now monitoring")
     page.locator("form", has_text="Change role").locator("button").click()
     expect(page.get_by_text("Role of sponsor_a changed")).to_be_visible()
+
+
+def test_a_trial_is_not_locked_by_two_quick_clicks(page, world):
+    """Issue #17 item 2: the status form pre-selected the next status and took an empty reason."""
+    from trials.models import Trial
+
+    browser_login(page, "admin_a")
+    page.goto("/t/TRIAL-A/settings/")
+    button = page.locator("#trial-status button[type=submit]")
+    button.click()
+    button.click()
+    expect(page).to_have_url(re.compile(r"/t/TRIAL-A/settings/$"))
+    assert Trial.objects.get(pk=world.trial.pk).status == "active"
+
+    page.select_option("#id_st-status", "locked")
+    button.click()  # no reason yet: the browser asks for one
+    assert Trial.objects.get(pk=world.trial.pk).status == "active"
+    page.fill("#id_st-reason", "database lock")
+    button.click()
+    confirm = page.locator("#status-confirm")
+    expect(confirm).to_contain_text("No more enrolments or image uploads")
+    expect(confirm).to_contain_text("database lock")
+    assert Trial.objects.get(pk=world.trial.pk).status == "active"
+    confirm.get_by_role("button", name="I understand: change to Locked").click()
+    expect(page.get_by_text("Trial status changed to Locked")).to_be_visible()
+    assert Trial.objects.get(pk=world.trial.pk).status == "locked"
+
+
+def test_a_coordinator_sees_the_lock_and_no_enrol_form(page, world):
+    """Issue #17 item 13: on a locked trial the enrol form was shown and failed only on submit."""
+    from trials.models import Trial
+
+    Trial.objects.filter(pk=world.trial.pk).update(status="locked")
+    browser_login(page, "coord_101")
+    expect(page).to_have_url(re.compile(r"/t/TRIAL-A/participants/$"))
+    expect(page.locator("#trial-status-banner")).to_contain_text("No more enrolments or image uploads")
+    expect(page.locator("#enrol")).to_have_count(0)
+    expect(page.locator("#enrol-refused")).to_contain_text("TRIAL-A is locked: no new participants can be enrolled.")

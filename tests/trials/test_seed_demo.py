@@ -27,7 +27,7 @@ def counts() -> tuple[int, ...]:
 
 
 def test_the_demo_trial_is_complete_and_seeding_again_changes_nothing(db, settings):
-    settings.DEBUG = True
+    settings.DEV_MODE = True
     call_command("seed_demo", **QUIET)
     demo = Trial.objects.get(code="DEMO-ONC-301")
 
@@ -65,7 +65,7 @@ def test_the_demo_trial_is_complete_and_seeding_again_changes_nothing(db, settin
 
 
 def test_refuses_without_debug_unless_forced(db, settings):
-    settings.DEBUG = False
+    settings.DEV_MODE = False
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("seed_demo", **QUIET)
     assert not Trial.objects.exists()

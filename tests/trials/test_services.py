@@ -11,7 +11,7 @@ from ictms.lib.errors import DomainError, InvalidTransition, NotFoundError, Perm
 from tests.trials import factories as f
 from trials import services
 from trials.choices import Role, VisitState
-from trials.models import Membership, Participant, Visit
+from trials.models import Membership, Participant, Trial, Visit
 
 
 def last_event(action: str) -> AuditEvent:
@@ -74,7 +74,7 @@ def test_only_the_sites_coordinator_enrols(world, actor, error):
 
 
 def test_no_enrolment_in_a_locked_trial(world):
-    services.trial_status_change(actor=world.admin, trial=world.trial, status="locked")
+    services.trial_status_change(actor=world.admin, trial=world.trial, status="locked", reason="database lock")
     with pytest.raises(DomainError):
         services.participant_enrol(actor=world.coordinator, site=world.site, subject_code="101-060")
 
@@ -97,20 +97,30 @@ def test_recording_a_first_value_needs_no_reason(world):
 def test_participant_status_follows_its_state_machine(world):
     p = world.participant
     with pytest.raises(ValidationError):
-        services.participant_status_change(actor=world.coordinator, participant=p, status="withdrawn")
+        services.participant_status_change(actor=world.coordinator, participant=p, status="withdrawn", reason="  ")
     services.participant_status_change(actor=world.coordinator, participant=p, status="withdrawn", reason="consent withdrawn")
     with pytest.raises(InvalidTransition):
-        services.participant_status_change(actor=world.coordinator, participant=p, status="enrolled")
+        services.participant_status_change(actor=world.coordinator, participant=p, status="enrolled", reason="back")
 
 
 def test_trial_status_transitions(world):
     with pytest.raises(InvalidTransition):
-        services.trial_status_change(actor=world.admin, trial=world.trial, status="closed")
-    services.trial_status_change(actor=world.admin, trial=world.trial, status="locked")
+        services.trial_status_change(actor=world.admin, trial=world.trial, status="closed", reason="done")
+    with pytest.raises(ValidationError, match="reason"):
+        services.trial_status_change(actor=world.admin, trial=world.trial, status="locked", reason=" ")
+    assert Trial.objects.get(pk=world.trial.pk).status == "active"
+    services.trial_status_change(actor=world.admin, trial=world.trial, status="locked", reason="database lock")
     with pytest.raises(ValidationError):
-        services.trial_status_change(actor=world.admin, trial=world.trial, status="active")
+        services.trial_status_change(actor=world.admin, trial=world.trial, status="active", reason="")
     services.trial_status_change(actor=world.admin, trial=world.trial, status="active", reason="late data")
     assert last_event("trial.status_change").reason == "late data"
+
+
+def test_a_participant_status_change_needs_a_reason_whatever_the_target(world):
+    p = world.participant
+    with pytest.raises(ValidationError, match="reason"):
+        services.participant_status_change(actor=world.coordinator, participant=p, status="completed", reason="")
+    assert Participant.objects.get(pk=p.pk).status == "enrolled"
 
 
 def test_adding_a_timepoint_creates_visits_for_enrolled_participants(world):
@@ -150,18 +160,22 @@ def test_site_update_records_before_and_after(world):
 
 def test_invite_creates_an_account_and_emails_a_password_link(world, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        m, created = services.membership_invite(actor=world.admin, trial=world.trial, email="New.Person@Example.org",
-                                                role=Role.SITE_COORDINATOR, site=world.other_site, first_name="New")
-    assert created and not m.user.has_usable_password() and m.site == world.other_site
+        outcome = services.membership_invite(actor=world.admin, trial=world.trial, email="New.Person@Example.org",
+                                             role=Role.SITE_COORDINATOR, site=world.other_site, first_name="New")
+    m = outcome.membership
+    assert outcome.created_user and outcome.invitation is None
+    assert not m.user.has_usable_password() and m.site == world.other_site
     assert len(mailoutbox) == 1 and "/accounts/reset/" in mailoutbox[0].body
     assert m.user.has_perm("trials.upload_images", world.other_site)
     assert not m.user.has_perm("trials.upload_images", world.site)
 
 
-def test_invite_of_an_existing_user_reuses_the_account(world):
-    m, created = services.membership_invite(actor=world.admin, trial=world.trial, email=world.outsider.email,
-                                            role=Role.READER)
-    assert not created and m.user == world.outsider and world.outsider.has_perm("trials.read_images", world.trial)
+def test_invite_of_an_existing_user_is_an_invitation_not_a_membership(world):
+    outcome = services.membership_invite(actor=world.admin, trial=world.trial, email=world.outsider.email,
+                                         role=Role.READER)
+    assert not outcome.created_user and outcome.membership is None and outcome.invitation.user == world.outsider
+    assert not Membership.objects.filter(user=world.outsider, trial=world.trial).exists()
+    assert not world.outsider.has_perm("trials.read_images", world.trial)
 
 
 def test_a_site_role_needs_a_site_of_this_trial(world):

@@ -4,11 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from trials.choices import ContrastRule, Modality, ParticipantStatus, Role, TrialStatus
 from trials.models import (
     ImagingRequirement,
+    Invitation,
     Membership,
     Participant,
     Site,
@@ -44,7 +46,7 @@ class TrialInputSerializer(serializers.ModelSerializer):
 
 class TrialStatusInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=TrialStatus.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(help_text="why; required (a blank reason is refused with 400)")
 
 
 class SiteOutputSerializer(serializers.ModelSerializer):
@@ -131,6 +133,25 @@ class MembershipOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "trial", "username", "email", "full_name", "role", "site", "is_active", "created_at", "ended_at"]
 
 
+class InvitationOutputSerializer(serializers.ModelSerializer):
+    """An invitation as the trial admin (and the invitee) sees it: the address, never the account behind it."""
+
+    trial = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    site = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    state = serializers.SerializerMethodField(help_text="pending, accepted, declined, revoked or expired")
+
+    class Meta:
+        model = Invitation
+        fields = ["id", "trial", "email", "role", "site", "state", "created_at", "expires_at", "decided_at"]
+
+    def get_state(self, obj: Invitation) -> str:
+        return obj.shown_state(self.context.get("now") or timezone.now())
+
+
+class ReasonOptionalInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class MembershipInviteInputSerializer(serializers.Serializer):
     trial = serializers.CharField()
     email = serializers.EmailField()
@@ -189,7 +210,7 @@ class ParticipantUpdateInputSerializer(serializers.Serializer):
 
 class ParticipantStatusInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ParticipantStatus.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = serializers.CharField(help_text="why; required (a blank reason is refused with 400)")
 
 
 class VisitOutputSerializer(serializers.ModelSerializer):

@@ -12,6 +12,7 @@ router.register("sites", views.SiteViewSet, basename="site")
 router.register("timepoints", views.TimepointViewSet, basename="timepoint")
 router.register("imaging-requirements", views.ImagingRequirementViewSet, basename="imaging-requirement")
 router.register("memberships", views.MembershipViewSet, basename="membership")
+router.register("invitations", views.InvitationViewSet, basename="invitation")
 router.register("participants", views.ParticipantViewSet, basename="participant")
 router.register("visits", views.VisitViewSet, basename="visit")
 

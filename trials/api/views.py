@@ -165,15 +165,19 @@ class MembershipViewSet(ListOnlyFilterMixin, viewsets.GenericViewSet, mixins.Lis
     def get_queryset(self):
         return selectors.membership_list_for_trial(user=self.request.user, include_ended=True)
 
-    @extend_schema(request=s.MembershipInviteInputSerializer, responses=s.MembershipOutputSerializer)
+    @extend_schema(request=s.MembershipInviteInputSerializer,
+                   responses={201: s.MembershipOutputSerializer, 202: s.InvitationOutputSerializer})
     def create(self, request: Request) -> Response:
         data = s.MembershipInviteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         trial = _trial_from_code(request.user, values.pop("trial"))
         site = _site_in_trial(trial, values.pop("site", None))
-        membership, _created = services.membership_invite(actor=request.user, trial=trial, site=site, **values)
-        return Response(s.MembershipOutputSerializer(membership).data, status=status.HTTP_201_CREATED)
+        outcome = services.membership_invite(actor=request.user, trial=trial, site=site, **values)
+        if outcome.membership is not None:  # a new account: a member at once (setting the password consents)
+            return Response(s.MembershipOutputSerializer(outcome.membership).data, status=status.HTTP_201_CREATED)
+        # An existing account: an invitation its owner accepts; nothing about the account is returned.
+        return Response(s.InvitationOutputSerializer(outcome.invitation).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=s.MembershipChangeRoleInputSerializer, responses=s.MembershipOutputSerializer)
     @action(detail=True, methods=["post"], url_path="change-role")
@@ -196,6 +200,41 @@ class MembershipViewSet(ListOnlyFilterMixin, viewsets.GenericViewSet, mixins.Lis
         data.is_valid(raise_exception=True)
         membership = services.membership_remove(actor=request.user, membership=membership, reason=data.validated_data["reason"])
         return Response(s.MembershipOutputSerializer(membership).data)
+
+
+class InvitationViewSet(ListOnlyFilterMixin, viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Invitations of existing accounts: the caller's own (accept/, decline/) and those of trials they administer
+    (revoke/). The output names the e-mail address only, never the account's username or name."""
+
+    serializer_class = s.InvitationOutputSerializer
+    filterset_class = filters.InvitationFilterSet
+
+    def get_queryset(self):
+        return selectors.invitation_visible_to(user=self.request.user)
+
+    @extend_schema(request=None, responses=s.MembershipOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str | None = None) -> Response:
+        membership = services.invitation_accept(actor=request.user, invitation=self.get_object())
+        return Response(s.MembershipOutputSerializer(membership).data)
+
+    @extend_schema(request=s.ReasonOptionalInputSerializer, responses=s.InvitationOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def decline(self, request: Request, pk: str | None = None) -> Response:
+        data = s.ReasonOptionalInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = services.invitation_decline(actor=request.user, invitation=self.get_object(),
+                                                 reason=data.validated_data["reason"])
+        return Response(s.InvitationOutputSerializer(invitation).data)
+
+    @extend_schema(request=s.ReasonOptionalInputSerializer, responses=s.InvitationOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str | None = None) -> Response:
+        data = s.ReasonOptionalInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = services.invitation_revoke(actor=request.user, invitation=self.get_object(),
+                                                reason=data.validated_data["reason"])
+        return Response(s.InvitationOutputSerializer(invitation).data)
 
 
 class ParticipantViewSet(viewsets.GenericViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):

@@ -32,11 +32,13 @@ from imaging.qc.rules.evaluate import evaluate_visit, measure_series
 from imaging.qc.rules.matching import match_requirements
 from imaging.qc.rules.model import (
     DEFAULT_SEVERITY,
+    FINDING_TITLES,
     QUERY_CATEGORY,
     CandidateSeries,
     ContrastRule,
     Finding,
     FindingCode,
+    FindingKind,
     InstanceInfo,
     MatchReason,
     QcResult,
@@ -47,11 +49,13 @@ from imaging.qc.rules.model import (
     Severity,
     UnreadableFile,
     VisitContext,
+    finding_registry,
     severity_policy,
 )
 
 __all__ = [
     "DEFAULT_SEVERITY",
+    "FINDING_TITLES",
     "QUERY_CATEGORY",
     "REQUIREMENT_CHECKS",
     "SERIES_CHECKS",
@@ -59,6 +63,7 @@ __all__ = [
     "ContrastRule",
     "Finding",
     "FindingCode",
+    "FindingKind",
     "InstanceInfo",
     "MatchReason",
     "QcResult",
@@ -86,6 +91,7 @@ __all__ = [
     "check_unreadable_files",
     "check_unreadable_instances",
     "evaluate_visit",
+    "finding_registry",
     "match_requirements",
     "measure_series",
     "requirement_findings",

@@ -17,8 +17,9 @@ are capped at warning: an optional series that is present but imperfect must not
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from imaging.qc.rules.checks import EXTENT_CODES, requirement_findings
 from imaging.qc.rules.model import (
@@ -213,6 +214,24 @@ def _explain(
     return " ".join(parts)
 
 
+_REQUEST = re.compile(r"\s*Please [^.]*\.\s*$")
+
+
+def _not_used_findings(candidate: _Candidate, requirement: RequirementRules) -> list[Finding]:
+    """What a series considered for the requirement but not used for it fails against it, as
+    information on that series: the facts the requirement's explanation names ("also considered:
+    series 4 (fails: missing slices)"), so the series' card and the requirement row tell the same
+    story. The series is not used, so it blocks nothing and asks nothing of the site; without the
+    requirement its key differs from the finding it was while it served the requirement, so a
+    re-upload that brings a better series still reads as fixing that finding."""
+    label = requirement_label(requirement)
+    return [
+        replace(f, severity=Severity.INFO, requirement_id=None,
+                message=f"Not used for the {label} (another series serves it): {_REQUEST.sub('', f.message)}")
+        for f in candidate.findings if f.severity != Severity.INFO
+    ]
+
+
 def match_requirements(
     series: Sequence[SeriesInfo], requirements: Sequence[RequirementRules], policy: Policy | None = None
 ) -> tuple[list[RequirementMatch], list[Finding]]:
@@ -253,6 +272,9 @@ def match_requirements(
         findings += own
         failing = [f for f in own if f.severity == Severity.BLOCKING]
         chosen_uids = {c.series.series_uid for c in chosen}
+        for candidate in candidates:
+            if candidate.series.series_uid not in chosen_uids:
+                findings += _not_used_findings(candidate, requirement)
         matches.append(
             RequirementMatch(
                 requirement_id=requirement.id,

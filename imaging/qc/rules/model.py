@@ -151,7 +151,55 @@ QUERY_CATEGORY: Mapping[FindingCode, str] = {
     C.BURNED_IN_ANNOTATION: "burned_in",
     C.BURNED_IN_ANNOTATION_POSSIBLE: "burned_in",
 }
+#: What each finding code means, in a trial admin's words (the severity table of the trial settings).
+FINDING_TITLES: Mapping[FindingCode, str] = {
+    C.UNREADABLE_FILES: "Files that are not readable DICOM images",
+    C.MULTIPLE_STUDIES: "More than one scan session in the visit",
+    C.SCAN_DATE_OUTSIDE_WINDOW: "Scan date outside the visit window",
+    C.SCAN_DATE_MISMATCH: "Scan date on the transmittal differs from the images",
+    C.SCAN_DATE_MISSING: "No scan date",
+    C.VISIT_WINDOW_UNKNOWN: "Visit window not known yet",
+    C.REQUIRED_SERIES_MISSING: "A required series is missing",
+    C.WRONG_MODALITY: "Wrong modality",
+    C.UNREADABLE_INSTANCES: "Images that cannot be read",
+    C.MIXED_MODALITY: "Mixed modalities in one series",
+    C.BURNED_IN_ANNOTATION: "Burned-in annotation (text in the pixels)",
+    C.BURNED_IN_ANNOTATION_POSSIBLE: "Possible burned-in annotation",
+    C.SLICE_THICKNESS_EXCEEDED: "Slices thicker than required",
+    C.SLICE_THICKNESS_MISSING: "Slice thickness not recorded",
+    C.PIXEL_SPACING_OUT_OF_RANGE: "Pixel spacing outside the required range",
+    C.PIXEL_SPACING_MISSING: "Pixel spacing not recorded",
+    C.MATRIX_TOO_SMALL: "Image matrix smaller than required",
+    C.CONTRAST_MISSING: "Contrast required but not given",
+    C.CONTRAST_NOT_ALLOWED: "Contrast given but not allowed",
+    C.CONTRAST_UNCERTAIN: "Contrast cannot be confirmed",
+    C.MIXED_IMAGE_SIZE: "Images of different sizes in one series",
+    C.MIXED_ORIENTATION: "Images of different orientations in one series",
+    C.MISSING_SLICES: "Slices missing",
+    C.IRREGULAR_SLICE_SPACING: "Irregular slice spacing",
+    C.INSTANCE_NUMBER_GAP: "Gap in the image numbering",
+    C.SLICE_POSITION_MISSING: "Slice positions not recorded",
+    C.DUPLICATE_SLICES: "Duplicate slices",
+    C.SLICES_NOT_CONTIGUOUS: "Gaps between slices",
+    C.TOO_FEW_SLICES: "Fewer slices than required",
+    C.COVERAGE_TOO_SHORT: "Scan does not cover the required length",
+    C.SERIES_NOT_IN_PROTOCOL: "Series not asked for by the protocol",
+}
 del B, W, I, C
+
+
+@dataclass(frozen=True)
+class FindingKind:
+    """One entry of the finding registry: a code, what it means, how it is handled unless a trial says otherwise."""
+
+    code: FindingCode
+    title: str
+    default_severity: Severity
+
+
+def finding_registry() -> list[FindingKind]:
+    """Every finding code automated QC can raise, in declaration order: the one list settings and pages read."""
+    return [FindingKind(code, FINDING_TITLES[code], DEFAULT_SEVERITY[code]) for code in FindingCode]
 
 
 def severity_policy(overrides: Mapping[str, str] | None = None) -> dict[FindingCode, Severity]:

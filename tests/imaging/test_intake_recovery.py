@@ -1,0 +1,130 @@
+"""Crash recovery of intake (#19): nothing lost, nothing duplicated, nothing identified left behind."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from imaging.archive import storage
+from imaging.intake import tasks
+from imaging.intake.recovery import intake_recover, quarantine_janitor
+from imaging.models import Instance, Submission, SubmissionFile
+from tests.imaging.upload_helpers import ct_files, open_submission, post_files
+from tests.trials import factories as f
+
+pytestmark = pytest.mark.django_db
+LATER = dt.timedelta(minutes=16)
+
+
+def _quarantined(submission_id: int) -> list[str]:
+    folder = storage.quarantine_dir() / f"s{submission_id}"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def _age(paths, seconds: float = 3600) -> None:
+    past = time.time() - seconds
+    for path in paths:
+        os.utime(path, (past, past))
+
+
+def _lost_upload(world, api, monkeypatch, files):
+    """Upload and complete while every hand-over to the broker is lost (the web process died after
+    committing): the files wait, identified, in quarantine."""
+    monkeypatch.setattr(tasks.submission_file_process_task, "delay", lambda *args, **kwargs: None)
+    visit = f.visit(world.participant, "BL")
+    client = api(world.coordinator)
+    sub = open_submission(client, visit.pk)
+    assert post_files(client, sub["id"], files).status_code == 201
+    assert client.post(f"/api/submissions/{sub['id']}/complete/").status_code == 200
+    monkeypatch.undo()
+    return Submission.objects.get(pk=sub["id"])
+
+
+@pytest.fixture
+def recover(django_capture_on_commit_callbacks):
+    """The sweep, with what it queues run as a worker would once its transaction commits."""
+
+    def run(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return intake_recover(**kwargs)
+
+    return run
+
+
+def test_files_whose_task_was_lost_are_queued_again_and_stored_once(world, api, monkeypatch, recover):
+    submission = _lost_upload(world, api, monkeypatch, ct_files(3, seed=31))
+    assert submission.state == "processing" and len(_quarantined(submission.pk)) == 3
+    assert set(SubmissionFile.objects.values_list("status", "attempts")) == {("received", 1)}
+    # Not yet: a slow queue is not a lost task.
+    assert recover().requeued == 0
+    report = recover(now=timezone.now() + LATER)
+    assert report.requeued == 3 and report.refused == 0
+    submission.refresh_from_db()
+    assert submission.state == "done" and Instance.objects.count() == 3
+    assert set(SubmissionFile.objects.values_list("status", "attempts")) == {("deidentified", 2)}
+    assert _quarantined(submission.pk) == []
+    event = AuditEvent.objects.get(action="submission.recover", target_id=str(submission.pk))
+    assert event.data == {"queued_again": 3, "refused": 0} and event.actor is None
+    # Again: nothing to do, nothing duplicated.
+    assert recover(now=timezone.now() + LATER).requeued == 0 and Instance.objects.count() == 3
+
+
+def test_a_file_that_never_gets_through_is_refused_after_the_last_attempt(world, api, monkeypatch, settings, recover):
+    submission = _lost_upload(world, api, monkeypatch, ct_files(2, seed=32))
+    SubmissionFile.objects.filter(submission=submission).update(attempts=settings.INTAKE_MAX_ATTEMPTS)
+    report = recover(now=timezone.now() + LATER)
+    assert report.refused == 2 and report.requeued == 0
+    reasons = set(SubmissionFile.objects.values_list("status", "reason"))
+    assert reasons == {("rejected", "could not be processed after 3 attempts (processing stopped each time); please "
+                                    "send this file again, and tell the core lab if it happens again")}
+    submission.refresh_from_db()
+    assert submission.state == "failed"
+    assert _quarantined(submission.pk) == []
+
+
+def test_a_submission_whose_files_finished_but_which_never_finished_finishes(world, api, monkeypatch, recover):
+    from imaging.intake import services
+
+    monkeypatch.setattr(services, "submission_finish_if_processed", lambda **kwargs: None)
+    visit = f.visit(world.participant, "BL")
+    client = api(world.coordinator)
+    sub = open_submission(client, visit.pk)
+    post_files(client, sub["id"], ct_files(2, seed=33))
+    client.post(f"/api/submissions/{sub['id']}/complete/")
+    monkeypatch.undo()
+    submission = Submission.objects.get(pk=sub["id"])
+    assert submission.state == "processing" and Instance.objects.count() == 2
+    report = recover(now=timezone.now() + LATER)
+    assert report.finished == 1
+    submission.refresh_from_db()
+    assert submission.state == "done"
+    assert AuditEvent.objects.filter(action="qc.run", target_id=str(visit.pk)).count() == 1
+
+
+def test_the_janitor_removes_only_identified_data_nobody_needs(world, api, monkeypatch):
+    submission = _lost_upload(world, api, monkeypatch, ct_files(1, seed=34))
+    folder = storage.quarantine_dir() / f"s{submission.pk}"
+    waiting = folder / _quarantined(submission.pk)[0]
+    finished = folder / "f999999"  # no such file any more
+    leftover = folder / "incoming-0123abcd"  # a request that died while receiving
+    fresh = folder / "incoming-4567cdef"  # a request receiving right now
+    for path in (finished, leftover, fresh):
+        path.write_bytes(b"identified")
+    _age([waiting, finished, leftover])
+    removed = quarantine_janitor(cutoff=timezone.now() - dt.timedelta(minutes=15))
+    assert removed == 2
+    assert waiting.exists() and fresh.exists() and not finished.exists() and not leftover.exists()
+
+
+def test_the_command_reports_what_it_did(world, api, monkeypatch, capsys, settings, django_capture_on_commit_callbacks):
+    _lost_upload(world, api, monkeypatch, ct_files(1, seed=35))
+    settings.INTAKE_STUCK_MINUTES = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("recover_intake")
+    assert "1 file(s) queued again" in capsys.readouterr().out
+    assert Instance.objects.count() == 1
