@@ -1,13 +1,16 @@
 """AuditEvent: who did what to which object, when, from where, why, with before/after values.
 
-The table is insert-only. Each event stores the SHA-256 of its canonical content and the hash of
-its predecessor, so any row changed or removed directly in the database breaks the chain
-(`manage.py verify_audit`). It deliberately has no HistoricalRecords: it is itself the log.
+The table is insert-only. Each event stores a keyed hash (HMAC-SHA-256 with AUDIT_HMAC_KEY, a key
+kept outside the database) of its canonical content and the hash of its predecessor, so any row
+changed or removed directly in the database breaks the chain, and nobody without the key can
+re-hash it into a consistent one (`manage.py verify_audit`; the newest rows are covered by the
+checkpoints of audit.checkpoint). It deliberately has no HistoricalRecords: it is itself the log.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -116,4 +119,9 @@ class AuditEvent(models.Model):
         return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     def compute_hash(self) -> str:
+        """HMAC-SHA-256 of the canonical content with the audit key (settings.AUDIT_HMAC_KEY)."""
+        return hmac.new(settings.AUDIT_HMAC_KEY.encode(), self.canonical(), hashlib.sha256).hexdigest()
+
+    def unkeyed_hash(self) -> str:
+        """The plain SHA-256 that events written before keyed hashing carry (see AUDIT_UNKEYED_UNTIL)."""
         return hashlib.sha256(self.canonical()).hexdigest()

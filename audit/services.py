@@ -11,6 +11,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from audit.actions import AuditAction
+from audit.checkpoint import record_checkpoint
 from audit.models import GENESIS_HASH, AuditEvent
 from ictms.lib.request_context import current_client_ip
 
@@ -155,4 +156,7 @@ def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
             event.hash = event.compute_hash()
             prev_hash = event.hash
             rows.append(event)
-        return AuditEvent.objects.bulk_create(rows)
+        created = AuditEvent.objects.bulk_create(rows)
+        # Once committed, the new head is checkpointed outside the database (audit.checkpoint).
+        transaction.on_commit(lambda: record_checkpoint(seq, prev_hash))
+        return created

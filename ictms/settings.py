@@ -9,6 +9,8 @@ every mode. Django's technical pages (every URL pattern, tracebacks) need ICTMS_
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import socket
@@ -44,6 +46,13 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The key of the audit trail's hashes (HMAC-SHA-256), kept outside the database; derived from SECRET_KEY
+# unless set. Changing it makes every earlier event fail verification: set it once and back it up.
+AUDIT_HMAC_KEY = env_str("AUDIT_HMAC_KEY") or hmac.new(SECRET_KEY.encode(), b"ictms audit chain", hashlib.sha256).hexdigest()
+# Events up to this seq may carry the plain SHA-256 of installations from before keyed hashing.
+AUDIT_UNKEYED_UNTIL = env_int("AUDIT_UNKEYED_UNTIL", 0)
+# Append-only file of the chain's head after every commit (audit.checkpoint); verify_audit reads it.
+AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit" / "checkpoints.log")))
 # Links in e-mails: SITE_URL (the configured public address), else where `make run` serves (HOST/PORT,
 # passed as ICTMS_HOST/ICTMS_PORT), so an invitation never points to another server.
 SITE_URL = public_url(env_str("SITE_URL"), env_str("ICTMS_HOST", "127.0.0.1"), env_str("ICTMS_PORT", "8000"),

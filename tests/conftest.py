@@ -37,6 +37,8 @@ def _test_settings(settings: Any, tmp_path: Path) -> None:
     settings.UPLOAD_TMP_DIR = tmp_path / "uploads"
     settings.UPLOAD_TMP_DIR.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(settings.UPLOAD_TMP_DIR)
+    # Each test's audit checkpoints (audit.checkpoint) start empty, as its database does.
+    settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.log"
 
 
 @pytest.fixture(autouse=True)
@@ -314,6 +316,9 @@ def celery_worker_process(transactional_db: Any, settings: Any, tmp_path: Path) 
         "ICTMS_QUARANTINE_DIR": str(settings.QUARANTINE_DIR),
         "ICTMS_UPLOAD_TMP_DIR": str(settings.UPLOAD_TMP_DIR),
         "ICTMS_VAR_DIR": str(tmp_path / "worker-var"),
+        # The worker's audit events are hashed with the same key and checkpointed in the same file.
+        "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY,
+        "AUDIT_CHECKPOINT_FILE": str(settings.AUDIT_CHECKPOINT_FILE),
         "CELERY_VISIBILITY_TIMEOUT": "4",
     }
     s3 = settings.STORAGES["default"]
