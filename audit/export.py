@@ -5,6 +5,7 @@ import csv
 import json
 from collections.abc import Iterable, Iterator
 
+from audit.blinding import Blinder
 from audit.models import AuditEvent
 
 HEADER = [
@@ -23,12 +24,13 @@ def _safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
-def audit_csv_rows(events: Iterable[AuditEvent]) -> Iterator[str]:
+def audit_csv_rows(events: Iterable[AuditEvent], blinder: Blinder) -> Iterator[str]:
+    """The CSV lines of `events`, with the fields the viewer may not see blinded (audit.blinding)."""
     writer = csv.writer(_Echo())
     yield writer.writerow(HEADER)
-    for e in events:
+    for e in blinder.events(events):
         yield writer.writerow([
             e.seq, e.at.isoformat(), _safe(e.actor_label), e.ip or "", e.action, e.action_label, e.trial.code if e.trial_id else "",
             e.target_type, e.target_id, _safe(e.target_repr), _safe(e.reason),
-            json.dumps(e.changes, sort_keys=True), json.dumps(e.data, sort_keys=True), e.hash, e.prev_hash,
+            json.dumps(e.shown_changes, sort_keys=True), json.dumps(e.shown_data, sort_keys=True), e.hash, e.prev_hash,
         ])

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, Strea
 from django.shortcuts import render
 
 from audit.actions import AuditAction
+from audit.blinding import Blinder
 from audit.export import audit_csv_rows
 from audit.filters import AuditEventFilterSet
 from audit.selectors import audit_action_names, audit_event_list_for_user
@@ -29,6 +30,7 @@ def _filterset(request: HttpRequest, access: TrialAccess) -> AuditEventFilterSet
 def audit_trail(request: HttpRequest, access: TrialAccess) -> HttpResponse:
     filterset = _filterset(request, access)
     page = Paginator(filtered_or_none(filterset), 50).get_page(request.GET.get("page"))
+    page.object_list = list(Blinder(request.user).events(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "audit/audit_trail.html", {
@@ -52,7 +54,8 @@ def audit_export(request: HttpRequest, access: TrialAccess) -> HttpResponse:
         audit_record(actor=request.user, action=AuditAction.AUDIT_EXPORT, target=access.trial, trial=access.trial,
                      data={"filters": filterset.applied()})
     events = filterset.qs.order_by("seq")
-    response = StreamingHttpResponse(audit_csv_rows(events.iterator(chunk_size=1000)), content_type="text/csv")
+    rows = audit_csv_rows(events.iterator(chunk_size=1000), Blinder(request.user))
+    response = StreamingHttpResponse(rows, content_type="text/csv")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="audit-{access.trial.code}-{stamp}.csv"'
     return response
