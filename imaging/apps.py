@@ -7,6 +7,7 @@ class ImagingConfig(AppConfig):
     verbose_name = "Imaging"
 
     def ready(self) -> None:
+        from imaging.dicomweb import lookups  # noqa: F401  (registers the dicom_like lookup)
         from imaging.qc.rules import finding_registry, severity_policy
         from trials.models import QC_FINDINGS, SETTING_VALIDATORS
 

@@ -105,6 +105,45 @@ def test_wildcards_are_bounded(world, page_client, ct):
         assert "at most 64 characters with at most 4 '*'" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("value,found", [
+    ("CHEST*", True), ("*EST C?", True), ("c?est*", True), ("CHEST_CT", False), ("CHEST%", False), ("%", False),
+    ("_HEST CT", False), ("*\\*", False), ("CHEST?", False), ("*CT", True), ("?*", True),
+])
+def test_wildcards_are_dicom_wildcards_and_sql_wildcards_are_literal(world, page_client, ct, value, found):
+    # * and ? are the only wildcards (PS3.4 C.2.2.2.4); LIKE's own % and _ match only themselves.
+    ct.study.description = "CHEST CT"
+    ct.study.save()
+    response = page_client(world.qc).get("/dicomweb/studies", {"StudyDescription": value})
+    assert response.status_code == 200
+    assert bool(response.json()) is found, value
+
+
+def test_a_literal_percent_and_underscore_match_themselves(world, page_client):
+    series = make_series(visit(world.participant, "BL"), n=1, description="50%_DOSE")
+    series.study.description = "50%_DOSE"
+    series.study.save()
+    client = page_client(world.qc)
+    assert client.get("/dicomweb/studies", {"StudyDescription": "50%_*"}).json()
+    assert not client.get("/dicomweb/studies", {"StudyDescription": "50X_*"}).json()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the LIKE indexes are PostgreSQL's")
+def test_wildcard_searches_with_a_fixed_beginning_use_an_index(world, ct):
+    from imaging.dicomweb.qido import STUDY_MATCHERS
+    from imaging.models import Study
+
+    for keyword, index in (("PatientID", "trials_participant_subject_code_upper_like"),
+                           ("StudyDescription", "imaging_study_description_upper_like")):
+        qs = Study.objects.filter(STUDY_MATCHERS[keyword]("10*" if keyword == "PatientID" else "CHE*"))
+        sql, params = qs.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # the test tables are tiny: ask whether it *can*
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("SET LOCAL enable_seqscan = on")
+        assert index in plan, plan
+
+
 def test_uid_list_matching_and_paging(world, page_client, ct):
     other = make_series(visit(world.participant, "W8"), n=1)
     client = page_client(world.qc)
