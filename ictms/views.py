@@ -70,22 +70,29 @@ class ObtainTokenView(ObtainAuthToken):
     DELETE revokes the caller's own token (token or session authentication).
     """
 
+    def _obtaining(self) -> bool:
+        # The schema generator asks without a request.
+        return getattr(getattr(self, "request", None), "method", None) == "POST"
+
     def get_authenticators(self) -> list[Any]:
         # The password is the credential of a POST: an old (perhaps expired) token header sent along
         # must not answer 401 before the password is even looked at.
-        return [] if self.request.method == "POST" else super().get_authenticators()
+        return [] if self._obtaining() else super().get_authenticators()
 
     def get_permissions(self) -> list[Any]:
-        return [] if self.request.method == "POST" else [IsAuthenticated()]
+        return [] if self._obtaining() else [IsAuthenticated()]
 
-    @extend_schema(request=AuthTokenSerializer, responses={200: _TOKEN_RESPONSE}, auth=[])
+    @extend_schema(request=AuthTokenSerializer, responses={200: _TOKEN_RESPONSE}, auth=[],
+                   description="The caller's token and when it expires (the same key until then; a new one after). "
+                               "Failed attempts count towards the lockout.")
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token = token_obtain(user=serializer.validated_data["user"])
         return Response({"token": token.key, "expires": token_expires_at(token).isoformat()})
 
-    @extend_schema(request=None, responses={204: OpenApiResponse(description="The caller's token is revoked.")})
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="The caller's token is revoked.")},
+                   description="Revoke the caller's own token (token or session authentication).")
     def delete(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         token_revoke(actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
