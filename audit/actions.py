@@ -16,6 +16,12 @@ class AuditAction(models.TextChoices):
     USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
     USER_CREATE = "user.create", "User created"
     USER_UNLOCK = "user.unlock", "Locked account unlocked"
+    # Passwords and personal API tokens (ictms.tokens, ictms.signals); never the password or the key.
+    USER_PASSWORD_CHANGE = "user.password_change", "Password changed"
+    USER_PASSWORD_RESET_REQUEST = "user.password_reset_request", "Password reset requested"
+    USER_PASSWORD_RESET_COMPLETE = "user.password_reset_complete", "Password reset completed"
+    TOKEN_ISSUE = "token.issue", "API token issued"
+    TOKEN_REVOKE = "token.revoke", "API token revoked"
     # The audit trail itself.
     AUDIT_EXPORT = "audit.export", "Audit trail exported"
     # Trial set-up.

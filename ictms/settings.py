@@ -287,6 +287,11 @@ LOGOUT_REDIRECT_URL = "login"
 # Idle timeout: the session expires SESSION_TIMEOUT_MINUTES after the last request.
 SESSION_COOKIE_AGE = env_int("SESSION_TIMEOUT_MINUTES", 30) * 60
 SESSION_SAVE_EVERY_REQUEST = True
+# A personal API token (POST /api/auth/token/, the account's token page) works for this many days after
+# it was issued, then is refused and deleted; a password change, deactivation or lockout revokes it at once.
+API_TOKEN_EXPIRY_DAYS = env_int("API_TOKEN_EXPIRY_DAYS", 30)
+if API_TOKEN_EXPIRY_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_EXPIRY_DAYS must be at least 1")
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -319,7 +324,7 @@ if env_bool("BEHIND_TLS_PROXY", False):
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "ictms.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -4,7 +4,8 @@ These endpoints skip DRF for speed but accept the same credentials as the API: t
 cookie (pages), `Authorization: Token <key>` (scripts), `Bearer <key>` (OHIF and other DICOMweb
 clients send that form) and HTTP Basic (dicomweb-client's simplest set-up; each request then
 checks the password, so tokens are faster). Basic goes through django.contrib.auth.authenticate,
-so failed attempts count towards the axes lockout like a failed login.
+so failed attempts count towards the axes lockout like a failed login. Tokens are judged by
+ictms.tokens.token_check, as in the API: an expired one is refused (and deleted).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import binascii
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework.authtoken.models import Token
+
+from ictms.tokens import token_check
 
 
 def request_user(request: HttpRequest) -> AbstractBaseUser | None:
@@ -24,8 +26,7 @@ def request_user(request: HttpRequest) -> AbstractBaseUser | None:
         scheme, _, credentials = header.partition(" ")
         scheme, credentials = scheme.lower(), credentials.strip()
         if scheme in ("token", "bearer") and credentials:
-            token = Token.objects.select_related("user").filter(key=credentials).first()
-            user = token.user if token is not None else None
+            user = token_check(credentials).user
         elif scheme == "basic" and credentials:
             user = _basic_user(request, credentials)
         else:

@@ -339,6 +339,7 @@ API: list[Route] = [
           anon=200, public=True, marker=lambda refs: '"token"'),
     Route("api-token", method="post", body={"username": "coord_101", "password": "wrong"}, allow=(None, 400),
           anon=400, public=True, label="wrong password"),
+    Route("api-token", method="delete", allow=("coordinator", 204), anon=401, label="revoke my token"),
     Route("schema", allow=(None, 200), anon=200, public=True, json=False),
     Route("api-docs", allow=(None, 200), anon=200, public=True, json=False),
     # --- trials API --------------------------------------------------------------------------
@@ -511,6 +512,11 @@ PAGES: list[Route] = [
     Route("password_reset_confirm", kwargs=lambda refs: {"uidb64": "MQ", "token": "set-password"},
           allow=(None, 200), anon=200, public=True),
     Route("password_reset_complete", allow=(None, 200), anon=200, public=True),
+    Route("account-token", allow=("coordinator", 200), extra=(("outsider", 200),), anon=LOGIN),
+    Route("account-token", method="post", body={"action": "revoke"}, form=True, json=False,
+          allow=("coordinator", REDIRECT), anon=LOGIN, label="revoke"),
+    Route("account-token", method="post", body={"action": "issue"}, form=True, json=False,
+          allow=("coordinator", 200), anon=LOGIN, label="issue", marker=lambda refs: 'id="new-token-key"'),
     # --- trials pages --------------------------------------------------------------------------
     Route("trials:create", allow=("creator", 200), extra=(("admin", 403), ("outsider", 403)), anon=LOGIN),
     Route("trials:home", kwargs=trial_a(), allow=("qc", 200), other_trial=B_ADMIN_404, reader=("reader", REDIRECT),
