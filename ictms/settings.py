@@ -239,6 +239,8 @@ UPLOAD_MAX_REQUEST_MB = env_int("UPLOAD_MAX_REQUEST_MB", UPLOAD_MAX_FILE_MB + 16
 # again, up to INTAKE_MAX_ATTEMPTS times, then refused; every few minutes on Celery beat.
 INTAKE_STUCK_MINUTES = env_int("INTAKE_STUCK_MINUTES", 15)
 INTAKE_MAX_ATTEMPTS = env_int("INTAKE_MAX_ATTEMPTS", 3)
+# CPU seconds a worker may spend de-identifying one file before it is refused (imaging.deid.budget).
+INTAKE_FILE_CPU_SECONDS = env_int("INTAKE_FILE_CPU_SECONDS", 120)
 # An invitation of an existing account to a trial can be accepted for this many days; pending ones
 # past it are marked expired hourly on Celery beat (and refused at once by the accept page).
 INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 14)

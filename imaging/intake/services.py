@@ -39,6 +39,7 @@ from imaging.choices import (
     SubmissionState,
 )
 from imaging.deid import DeidError, EmptyFileError, SkippedFile, deidentify_file
+from imaging.deid.budget import cpu_budget
 from imaging.intake.deid_inputs import deid_context
 from imaging.intake.files import (
     SIDE_FILE_FLAG,
@@ -552,7 +553,8 @@ def _deidentify(f: SubmissionFile, source: Path) -> tuple[SubmissionFile, Any, P
     context = deid_context(trial=visit.participant.trial, participant=visit.participant, visit=visit)
     output = source.with_name(source.name + ".deid")
     try:
-        result = deidentify_file(source, output, context)
+        with cpu_budget(settings.INTAKE_FILE_CPU_SECONDS):
+            result = deidentify_file(source, output, context)
     except SkippedFile as exc:
         _finish_locked(f, FileStatus.SKIPPED, "DICOMDIR index file (not an image)" if exc.reason == "DICOMDIR" else exc.reason,
                        FileReason.NOT_AN_IMAGE)

@@ -127,3 +127,37 @@ def test_an_unexpected_failure_refuses_that_file_alone_and_the_submission_finish
     assert Instance.objects.count() == 2
     assert not SubmissionFile.objects.filter(status__in=("received", "uploading")).exists()
     assert logged and "Processing file" in logged[0][0]
+
+
+def test_a_file_that_needs_more_cpu_than_its_budget_is_refused_and_the_others_stored(world, api, monkeypatch, settings):
+    # Whatever slips past the structural bounds still meets the per-file CPU budget (imaging.deid.budget).
+    settings.INTAKE_FILE_CPU_SECONDS = 1
+    real = intake.deidentify_file
+
+    def endless_on_the_second(source, output, context):
+        if source.read_bytes().find(b"SPIN") != -1:
+            while True:
+                sum(range(10_000))
+        return real(source, output, context)
+
+    monkeypatch.setattr(intake, "deidentify_file", endless_on_the_second)
+    files = ct_files(3, seed=27)
+    files[1] = (files[1][0], files[1][1] + b"SPIN")
+    visit = f.visit(world.participant, "BL")
+    result = upload_all(api(world.coordinator), visit.pk, files)
+    assert result["state"] == "done"
+    row = SubmissionFile.objects.get(submission_id=result["id"], display_name=files[1][0])
+    assert row.status == "rejected" and "took more than 1 s of processing" in row.reason
+    assert Instance.objects.count() == 2
+
+
+def test_the_cpu_budget_is_disarmed_after_each_file():
+    import signal
+
+    from imaging.deid.budget import cpu_budget
+
+    before = signal.getsignal(signal.SIGPROF)
+    with cpu_budget(5):
+        assert signal.getitimer(signal.ITIMER_PROF)[0] > 0
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGPROF) == before
