@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import (
     user_logged_in,
     user_logged_out,
@@ -10,8 +11,6 @@ from django.contrib.auth.signals import (
 )
 from django.db import transaction
 from django.dispatch import receiver
-
-from axes.signals import user_locked_out
 
 from audit.actions import AuditAction
 from audit.services import audit_record

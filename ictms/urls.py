@@ -6,8 +6,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from ictms import views
-from ictms.lib.schema import SchemaView
 from ictms.lib.csp import csp_update
+from ictms.lib.schema import SchemaView
 
 api_patterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
