@@ -9,6 +9,7 @@ every mode. Django's technical pages (every URL pattern, tracebacks) need ICTMS_
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import socket
@@ -313,6 +314,14 @@ if not DEV_MODE:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The reverse proxies (addresses or networks) whose X-Forwarded-For names the client: the address
+# the audit trail records and the login lockout counts by (ictms.lib.request_context).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network") from exc
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

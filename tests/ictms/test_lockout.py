@@ -243,3 +243,56 @@ def test_the_docs_page_sends_anonymous_visitors_to_the_login_page(world, page_cl
         r = Client().get(url)
         assert r.status_code == 302 and r["Location"].startswith("/accounts/login/?next=/api/docs/")
     assert page_client(world.outsider).get("/api/docs/").status_code == 200
+
+
+# --- the client address behind a reverse proxy (TRUSTED_PROXIES) -----------------------------------------
+
+PROXY = "10.9.0.1"
+
+
+def address(remote: str, forwarded: str | None = None) -> str | None:
+    from django.test import RequestFactory
+
+    extra = {"REMOTE_ADDR": remote, **({"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {})}
+    return request_context.client_ip_from_request(RequestFactory().get("/", **extra))
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(settings):
+    settings.TRUSTED_PROXIES = []
+    assert address(PROXY, "198.51.100.7") == PROXY
+
+
+@pytest.mark.parametrize("proxies,remote,forwarded,expected", [
+    ([PROXY], PROXY, "198.51.100.7", "198.51.100.7"),
+    ([PROXY], PROXY, "6.6.6.6, 198.51.100.7", "198.51.100.7"),  # the client's own entry is forged: ignored
+    (["10.9.0.0/16"], PROXY, "198.51.100.7, 10.9.0.2", "198.51.100.7"),  # two proxies of ours
+    ([PROXY], "192.0.2.1", "198.51.100.7", "192.0.2.1"),  # not from our proxy: its header is not believed
+    ([PROXY], PROXY, "", PROXY),
+    ([PROXY], PROXY, "198.51.100.7, not-an-address", PROXY),
+    ([PROXY], PROXY, None, PROXY),
+    (["2001:db8::/32"], "2001:db8::1", "2001:db8:0:0::9, 2a00:1450::5", "2a00:1450::5"),
+])
+def test_a_trusted_proxy_names_the_client(settings, proxies, remote, forwarded, expected):
+    settings.TRUSTED_PROXIES = proxies
+    assert address(remote, forwarded) == expected
+
+
+def test_behind_the_proxy_each_client_is_locked_on_its_own(world, settings):
+    settings.TRUSTED_PROXIES = [PROXY]
+
+    def via_proxy(client_ip: str, password: str) -> int:
+        return Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=client_ip).post(
+            "/accounts/login/", {"username": "coord_101", "password": password}).status_code
+
+    assert [via_proxy("198.51.100.7", "wrong") for _ in range(settings.AXES_FAILURE_LIMIT)][-1] == 429
+    assert via_proxy("198.51.100.7", PASSWORD) == 429
+    assert via_proxy("203.0.113.5", PASSWORD) == 302
+    assert lockouts()[0].ip == "198.51.100.7"
+    assert AuditEvent.objects.filter(action="user.login").latest("seq").ip == "203.0.113.5"
+
+
+def test_a_bad_trusted_proxy_fails_start_up(tmp_path):
+    from tests.ictms.test_security import _run
+
+    result = _run(["check"], {"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local", "ICTMS_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0 and "TRUSTED_PROXIES: 'proxy.local'" in result.stderr
