@@ -9,10 +9,10 @@ every mode. Django's technical pages (every URL pattern, tracebacks) need ICTMS_
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import socket
+from ipaddress import ip_network
 from pathlib import Path
 
 import dj_database_url
@@ -319,7 +319,7 @@ if env_bool("BEHIND_TLS_PROXY", False):
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 for _proxy in TRUSTED_PROXIES:
     try:
-        ipaddress.ip_network(_proxy, strict=False)
+        ip_network(_proxy, strict=False)
     except ValueError as exc:
         raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network") from exc
 
