@@ -14,6 +14,7 @@ class AuditAction(models.TextChoices):
     USER_LOGIN = "user.login", "Signed in"
     USER_LOGOUT = "user.logout", "Signed out"
     USER_LOGIN_FAILED = "user.login_failed", "Sign-in failed"
+    USER_LOCKOUT = "user.lockout", "Account locked after failed sign-ins"
     USER_CREATE = "user.create", "User created"
     USER_UNLOCK = "user.unlock", "Locked account unlocked"
     # Passwords and personal API tokens (ictms.tokens, ictms.signals); never the password or the key.

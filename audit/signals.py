@@ -1,8 +1,9 @@
-"""Login, logout and failed-login events go to the audit trail (a cross-cutting concern)."""
+"""Login, logout, failed-login and lockout events go to the audit trail (a cross-cutting concern)."""
 from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import (
     user_logged_in,
     user_logged_out,
@@ -40,4 +41,18 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
         audit_record(
             actor=None, action=AuditAction.USER_LOGIN_FAILED, ip=_ip(request),
             data={"username": str(credentials.get("username", ""))[:150]},
+        )
+
+
+@receiver(user_locked_out)
+def _locked_out(sender: Any, request: Any, username: str | None, ip_address: str | None, **kwargs: Any) -> None:
+    """A failed sign-in has just locked the account from that address, or the address as a whole
+    (ictms.lib.lockout); attempts refused because the lock already holds are not new lockouts."""
+    if getattr(request, "ictms_lockout_refused", False):
+        return
+    with transaction.atomic():
+        audit_record(
+            actor=None, action=AuditAction.USER_LOCKOUT, trial=None, ip=ip_address,
+            data={"username": str(username or "")[:150], "address": ip_address,
+                  "scope": getattr(request, "ictms_lockout_scope", "account")},
         )

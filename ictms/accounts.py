@@ -92,7 +92,10 @@ def _act_on_changes(sender: Any, instance: Any, created: bool, **kwargs: Any) ->
 
 @receiver(user_locked_out, dispatch_uid="ictms.account_changes.locked_out")
 def _locked_out(sender: Any, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
-    if not username:
+    # Only a new lock of the account (ictms.lib.lockout): not an attempt refused while a lock holds, and
+    # not a whole address refused for spraying, which says nothing about this account.
+    if not username or getattr(request, "ictms_lockout_refused", False) \
+            or getattr(request, "ictms_lockout_scope", "account") != "account":
         return
     user = User.objects.filter(**{User.USERNAME_FIELD: username}).first()
     if user is not None:

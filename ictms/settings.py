@@ -14,6 +14,7 @@ import hmac
 import os
 import secrets
 import socket
+from ipaddress import ip_network
 from pathlib import Path
 
 import dj_database_url
@@ -298,12 +299,19 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False  # the pages' JavaScript reads it to send X-CSRFToken
+# Lockout (ictms.lib.lockout): LOGIN_FAILURE_LIMIT failures for one account from one client address
+# lock that account from that address only (so nobody can lock a colleague out from elsewhere, and
+# many users of one hospital behind a shared NAT address do not lock each other out); an address
+# that fails LOGIN_ADDRESS_FAILURE_LIMIT times within the cool-off, across any accounts, is refused
+# as a whole (password spraying). The address is the audit trail's (client_ip_from_request).
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 30) / 60  # hours
-# Lock the account, not the address: many users of one hospital share a NAT address, and an
-# account-based lock cannot be bypassed by rotating user agents or cookies (axes.W006 is about those).
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "ictms.lib.lockout.LockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "ictms.lib.request_context.client_ip_from_request"
+# Attempts refused during a lockout test no password: they neither count nor extend the lock.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -322,6 +330,14 @@ if not DEV_MODE:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The reverse proxies (addresses or networks) whose X-Forwarded-For names the client: the address
+# the audit trail records and the login lockout counts by (ictms.lib.request_context).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ip_network(_proxy, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or network") from exc
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -341,6 +357,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Imaging clinical trial management system. Resource names are fixed by docs/api.md.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page are for signed-in users (and scripts with a token) only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI assets come from the installed sidecar package, never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1,19 +1,23 @@
 """Top-level URL configuration: pages, the REST API, its schema and docs, the operators' admin."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from ictms import views
 from ictms.lib.csp import csp_update
+from ictms.lib.schema import SchemaView
 
 api_patterns = [
     path("auth/token/", views.ObtainTokenView.as_view(), name="api-token"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file (no inline script); its page keeps a
     # small inline <style>, so this one page allows inline styles.
-    path("docs/", csp_update(style_src="'self' 'unsafe-inline'")(SpectacularSwaggerSplitView.as_view(url_name="schema")),
-         name="api-docs"),
+    # Signed-in users only (SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]); the docs page sends anonymous
+    # visitors to the login page first.
+    path("docs/", login_required(csp_update(style_src="'self' 'unsafe-inline'")(
+        SpectacularSwaggerSplitView.as_view(url_name="schema"))), name="api-docs"),
     path("", include("trials.api.urls")),
     path("", include("imaging.viewer.api_urls")),
     path("", include("audit.api.urls")),

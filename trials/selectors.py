@@ -37,17 +37,21 @@ def _user_id(user: AnyUser) -> int:
 
 
 def login_lockout() -> dt.timedelta:
-    """How long an account stays locked after its last failed log-in (LOGIN_LOCKOUT_MINUTES, read by django-axes)."""
+    """How long a lock lasts after its last failed log-in (LOGIN_LOCKOUT_MINUTES, read by django-axes)."""
     from axes.helpers import get_cool_off
 
     return get_cool_off() or dt.timedelta(0)
 
 
 def account_locks(*, usernames: Iterable[str]) -> dict[str, dt.datetime]:
-    """The accounts among `usernames` that django-axes refuses now, each with when its lock ends by itself.
+    """The accounts among `usernames` that django-axes refuses now from some address, each with when
+    its last lock ends by itself.
 
-    Axes (database handler, locking by username) counts the failures of the attempts newer than the
-    cool-off; at AXES_FAILURE_LIMIT the account is locked until the cool-off after the last one. One query.
+    Axes (database handler, ictms.lib.lockout) counts the failures per (account, client address) of
+    the attempts newer than the cool-off; at AXES_FAILURE_LIMIT the account is locked from that
+    address until the cool-off after its last failure there. An account is locked when any address
+    is. (An address blocked as a whole for failing against many accounts is not an account's lock.)
+    One query.
     """
     from axes.models import AccessAttempt
     from django.conf import settings
@@ -57,9 +61,15 @@ def account_locks(*, usernames: Iterable[str]) -> dict[str, dt.datetime]:
     cool_off = login_lockout()
     rows = (
         AccessAttempt.objects.filter(username__in=list(usernames), attempt_time__gte=timezone.now() - cool_off)
-        .values("username").annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+        .values("username", "ip_address").annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+        .order_by()
     )
-    return {row["username"]: row["last"] + cool_off for row in rows if row["failures"] >= settings.AXES_FAILURE_LIMIT}
+    locks: dict[str, dt.datetime] = {}
+    for row in rows:
+        if row["failures"] >= settings.AXES_FAILURE_LIMIT:
+            until = row["last"] + cool_off
+            locks[row["username"]] = max(until, locks.get(row["username"], until))
+    return locks
 
 
 def trial_list_for_user(*, user: AnyUser) -> QuerySet[Trial]:

@@ -497,8 +497,9 @@ def membership_remove(*, actor: User, membership: Membership, reason: str) -> Me
 def member_unlock(*, actor: User, membership: Membership, reason: str) -> int:
     """Lift the log-in lock (django-axes) of a member's account before it ends by itself; reason required, audited.
 
-    The trial admin of any trial the person is an active member of may do it. Returns how many
-    failed-attempt records were cleared. Refused when the account is not locked.
+    The trial admin of any trial the person is an active member of may do it. The account's failed
+    attempts are cleared from every client address (a lock is per account and address). Returns how
+    many failed-attempt records were cleared. Refused when the account is locked from no address.
     """
     from axes.models import AccessAttempt
 
@@ -515,10 +516,13 @@ def member_unlock(*, actor: User, membership: Membership, reason: str) -> int:
     if locked_until is None:
         raise DomainError(f"{user.username}'s account is not locked.")
     attempts = AccessAttempt.objects.select_for_update().filter(username=user.username)
-    failures = sum(a.failures_since_start for a in attempts)
+    rows = list(attempts)
+    failures = sum(a.failures_since_start for a in rows)
+    addresses = sorted({a.ip_address for a in rows if a.ip_address})
     cleared, _ = attempts.delete()
     audit_record(actor=actor, action=AuditAction.USER_UNLOCK, target=user, trial=membership.trial, reason=reason,
-                 data={"username": user.username, "failures": failures, "locked_until": locked_until.isoformat()})
+                 data={"username": user.username, "failures": failures, "addresses": addresses,
+                       "locked_until": locked_until.isoformat()})
     return cleared
 
 

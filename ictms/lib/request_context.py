@@ -6,18 +6,55 @@ Celery tasks and management commands run without one and are audited with no add
 """
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from contextvars import ContextVar
+from functools import lru_cache
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 _client_ip: ContextVar[str | None] = ContextVar("ictms_client_ip", default=None)
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: tuple[Network, ...]) -> bool:
+    return any(ip in n for n in networks)
+
 
 def client_ip_from_request(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR is what the WSGI server saw; behind a proxy the operator's proxy sets it
-    # (gunicorn --forwarded-allow-ips). We do not trust X-Forwarded-For blindly: it is forgeable.
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: REMOTE_ADDR (what the WSGI server saw), unless that is one of the
+    operator's reverse proxies (TRUSTED_PROXIES, addresses or networks): then the right-most
+    X-Forwarded-For entry that is not a trusted proxy. X-Forwarded-For is never believed from
+    anyone else: a client can write anything there. The audit trail and the login lockout
+    (AXES_CLIENT_IP_CALLABLE) both use this address."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    networks = _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ())))
+    if remote is None or not networks:
+        return remote
+    peer = _ip(remote)
+    if peer is None or not _trusted(peer, networks):
+        return remote
+    for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        ip = _ip(hop)
+        if ip is None:  # a malformed entry: nothing left of it can be trusted
+            return remote
+        if not _trusted(ip, networks):
+            return str(ip)
+    return remote
 
 
 def current_client_ip() -> str | None:

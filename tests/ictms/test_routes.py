@@ -12,7 +12,8 @@ to the login page.
 Not inventoried: the operators' Django admin (`admin/`, guarded by Django's staff flag), static
 files, and DRF's format-suffix duplicates of router patterns (`\\.(?P<format>...)`: the same view).
 PUBLIC lists the routes that are public by design (login, password reset, the API token
-endpoint, the OpenAPI schema and its docs page); they still get a request each.
+endpoint); they still get a request each. The OpenAPI schema and its docs page are for any
+signed-in user.
 
 The world (two trials, sites, one user per role, images, queries, measurements) is built once
 per module and rolled back at the end; each request runs in its own savepoint, so an allowed
@@ -340,8 +341,9 @@ API: list[Route] = [
     Route("api-token", method="post", body={"username": "coord_101", "password": "wrong"}, allow=(None, 400),
           anon=400, public=True, label="wrong password"),
     Route("api-token", method="delete", allow=("coordinator", 204), anon=401, label="revoke my token"),
-    Route("schema", allow=(None, 200), anon=200, public=True, json=False),
-    Route("api-docs", allow=(None, 200), anon=200, public=True, json=False),
+    Route("schema", allow=("outsider", 200), anon=401, json=False,
+          marker=lambda refs: "openapi:"),
+    Route("api-docs", allow=("outsider", 200), anon=LOGIN, json=False),
     # --- trials API --------------------------------------------------------------------------
     Route("trials-api:trial-list", allow=("admin", 200), other_trial=("admin_b", EMPTY), reader=("reader", 200),
           anon=401, marker=lambda refs: '"TRIAL-A"'),
