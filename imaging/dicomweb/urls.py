@@ -1,5 +1,5 @@
 """Routes of the read-only DICOMweb service (mounted at /dicomweb/; no trailing slashes, as clients expect)."""
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 
 from imaging.dicomweb import views
 
@@ -65,4 +65,6 @@ urlpatterns = [
     path(f"{INSTANCE}/frames/<frames:frame_list>", views.frames, name="frames"),
     path(f"{INSTANCE}/frames/<frames:frame_list>/rendered", views.rendered_frames, name="frames-rendered"),
     path(f"{INSTANCE}/bulkdata/<tag:tag>", views.bulkdata, name="bulkdata"),
+    # Last: whatever else is asked under /dicomweb/ is a JSON 404.
+    re_path(r"^(?P<rest>.*)$", views.not_found, name="not-found"),
 ]

@@ -17,7 +17,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_safe
 from pydicom import Dataset, dcmread
 from pydicom.encaps import generate_frames
 from pydicom.pixels import pixel_array
@@ -62,7 +63,7 @@ def _json_error(status: int, message: str) -> JsonResponse:
 def dicomweb_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Authenticate (401 with a Basic challenge) and turn DicomWebError/QueryError into responses."""
 
-    @require_GET
+    @require_safe
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request_user(request)
@@ -72,13 +73,33 @@ def dicomweb_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             return response
         request.dicomweb_user = user  # type: ignore[attr-defined]
         try:
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         except qido.QueryError as exc:
-            return _json_error(400, str(exc))
+            response = _json_error(400, str(exc))
         except DicomWebError as exc:
-            return _json_error(exc.status, exc.message)
+            response = _json_error(exc.status, exc.message)
+        # Every resource answers in the media type the Accept header chose: caches must key on it.
+        patch_vary_headers(response, ("Accept",))
+        return _headers_only(response) if request.method == "HEAD" else response
 
     return wrapper
+
+
+def _headers_only(response: HttpResponse) -> HttpResponse:
+    """HEAD: the GET's status and headers, no body (Content-Length kept where it is known)."""
+    if isinstance(response, StreamingHttpResponse):
+        response.streaming_content = iter(())
+        return response
+    response["Content-Length"] = str(len(response.content))
+    response.content = b""
+    return response
+
+
+def not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Any other path under /dicomweb: a DICOMweb client gets JSON, not a web page."""
+    response = _json_error(404, "No such DICOMweb resource. Search starts at /dicomweb/studies (QIDO-RS).")
+    patch_vary_headers(response, ("Accept",))
+    return response
 
 
 def _user(request: HttpRequest) -> Any:
@@ -166,7 +187,8 @@ def _dicom_json(request: HttpRequest, owner: Study | Series | Instance, ds: Data
 
 
 def _search_response(results: list[dict[str, Any]], query: qido.Query, more: bool) -> HttpResponse:
-    response = HttpResponse(json.dumps(results), content_type=DICOM_JSON)
+    # PS3.18 8.3.4.4: a search that matches nothing answers 204 No Content.
+    response = HttpResponse(json.dumps(results), content_type=DICOM_JSON) if results else HttpResponse(status=204)
     warnings = list(query.warnings)
     if more:
         warnings.append('299 ICTMS "There are more results: use offset to page through them"')

@@ -251,6 +251,7 @@ def client_for(refs: Refs, persona: str | None) -> Client:
 # --- the matrix -------------------------------------------------------------------------------------
 
 EMPTY = "empty"  # 200, and what the allowed persona sees (the marker, or any row) is absent
+NO_MATCH = "no-match"  # 204 with no body: a DICOMweb search that finds nothing (PS3.18 8.3.4.4)
 REDIRECT = "redirect"  # 302 to anywhere but the login page
 LOGIN = "login"  # 302 to the login page (anonymous page views)
 Kwargs = Callable[[Refs], dict[str, Any]]
@@ -654,13 +655,13 @@ PAGES: list[Route] = [
 # DICOMweb (QIDO-RS and WADO-RS): read-only, site-scoped like the viewer; 401 with a Basic challenge.
 DICOMWEB: list[Route] = [
     Route("dicomweb:studies", query=lambda refs: f"StudyInstanceUID={refs.study.study_uid}", allow=("qc", 200),
-          other_site=("other_coordinator", EMPTY), other_trial=("coordinator_b", EMPTY), reader=("reader", EMPTY),
+          other_site=("other_coordinator", NO_MATCH), other_trial=("coordinator_b", NO_MATCH), reader=("reader", NO_MATCH),
           anon=401, marker=lambda refs: refs.study.study_uid),
     Route("dicomweb:series", query=lambda refs: f"SeriesInstanceUID={refs.series.series_uid}", allow=("coordinator", 200),
-          other_site=("other_coordinator", EMPTY), other_trial=("coordinator_b", EMPTY), reader=("reader", EMPTY),
+          other_site=("other_coordinator", NO_MATCH), other_trial=("coordinator_b", NO_MATCH), reader=("reader", NO_MATCH),
           anon=401, marker=lambda refs: refs.series.series_uid),
     Route("dicomweb:instances", query=lambda refs: f"SOPInstanceUID={refs.instance.sop_uid}", allow=("qc", 200),
-          other_site=("other_coordinator", EMPTY), other_trial=("admin_b", EMPTY), reader=("reader", EMPTY),
+          other_site=("other_coordinator", NO_MATCH), other_trial=("admin_b", NO_MATCH), reader=("reader", NO_MATCH),
           anon=401, marker=lambda refs: refs.instance.sop_uid),
     Route("dicomweb:study-series", kwargs=uids("study_uid"), allow=("qc", 200), other_site=OTHER_SITE_404,
           other_trial=B_COORD_404, reader=READER_404, anon=401),
@@ -693,6 +694,9 @@ DICOMWEB: list[Route] = [
           anon=401, json=False),
     Route("dicomweb:bulkdata", kwargs=uids("study_uid", "series_uid", "sop_uid", tag=PIXEL_DATA), allow=("qc", 200),
           other_site=OTHER_SITE_404, other_trial=B_COORD_404, reader=READER_404, anon=401, json=False),
+    # Any other path under /dicomweb/: a JSON 404 for everyone (it names nothing that exists).
+    Route("dicomweb:not-found", kwargs=lambda refs: {"rest": "studies/1.2.3/nonsense"}, allow=("qc", 404), anon=404,
+          public=True),
 ]
 
 READS_API: list[Route] = [
@@ -885,6 +889,8 @@ def check(route: Route, refs: Refs, response: Any, expected: Any) -> None:
         assert status == 302 and response["Location"].startswith(reverse("login")), where
     elif expected == REDIRECT:
         assert status == 302 and not response["Location"].startswith(reverse("login")), where
+    elif expected == NO_MATCH:
+        assert status == 204 and not body, where
     elif expected == EMPTY:
         assert status == 200, where
         if marker:

@@ -21,6 +21,7 @@ from rest_framework.authtoken.models import Token
 from imaging.archive.storage import read_instance_bytes
 from tests.imaging import render_samples as samples
 from tests.imaging.factories import make_series
+from tests.imaging.qido import results
 from tests.trials.factories import PASSWORD, visit
 
 pytestmark = pytest.mark.django_db
@@ -90,8 +91,7 @@ def test_study_matching(world, page_client, ct, query, found):
     ct.study.study_date = dt.date(2019, 5, 1)
     ct.study.save()
     response = page_client(world.qc).get(f"/dicomweb/studies?{query}")
-    assert response.status_code == 200
-    assert bool(response.json()) is found
+    assert bool(results(response)) is found
 
 
 def test_wildcards_are_bounded(world, page_client, ct):
@@ -114,8 +114,7 @@ def test_wildcards_are_dicom_wildcards_and_sql_wildcards_are_literal(world, page
     ct.study.description = "CHEST CT"
     ct.study.save()
     response = page_client(world.qc).get("/dicomweb/studies", {"StudyDescription": value})
-    assert response.status_code == 200
-    assert bool(response.json()) is found, value
+    assert bool(results(response)) is found, value
 
 
 def test_a_literal_percent_and_underscore_match_themselves(world, page_client):
@@ -123,8 +122,8 @@ def test_a_literal_percent_and_underscore_match_themselves(world, page_client):
     series.study.description = "50%_DOSE"
     series.study.save()
     client = page_client(world.qc)
-    assert client.get("/dicomweb/studies", {"StudyDescription": "50%_*"}).json()
-    assert not client.get("/dicomweb/studies", {"StudyDescription": "50X_*"}).json()
+    assert results(client.get("/dicomweb/studies", {"StudyDescription": "50%_*"}))
+    assert not results(client.get("/dicomweb/studies", {"StudyDescription": "50X_*"}))
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the LIKE indexes are PostgreSQL's")
@@ -325,7 +324,7 @@ def test_other_sites_trials_blinded_readers_and_outsiders_find_nothing(world, pa
     for url in ("/dicomweb/studies", "/dicomweb/series", "/dicomweb/instances",
                 f"/dicomweb/studies?StudyInstanceUID={ct.study.study_uid}"):
         response = client.get(url)
-        assert response.status_code == 200 and response.json() == [], url
+        assert response.status_code == 204 and not response.content, url
     for url in every_url(ct):
         assert client.get(url).status_code == 404, url
 
@@ -367,3 +366,37 @@ def test_search_query_counts_do_not_grow(world, page_client):
     large = {url: count(url) for url in urls}
     assert large == small
     assert len(json.loads(client.get("/dicomweb/studies").content)) == 3
+
+
+# --- PS3.18 details -----------------------------------------------------------------------------------
+
+
+def test_a_search_that_finds_nothing_answers_204(world, page_client, ct):
+    response = page_client(world.qc).get("/dicomweb/studies", {"PatientID": "999-999"})
+    assert response.status_code == 204 and response.content == b""
+
+
+def test_head_answers_the_get_headers_without_a_body(world, page_client, ct):
+    client = page_client(world.qc)
+    for url in ("/dicomweb/studies", study_url(ct) + "/metadata", instance_url(ct.instances.first()) + "/rendered"):
+        get, head = client.get(url), client.head(url)
+        assert head.status_code == get.status_code == 200, url
+        assert head["Content-Type"] == get["Content-Type"], url
+        body = b"".join(head.streaming_content) if head.streaming else head.content
+        assert body == b"", url
+    assert client.head("/dicomweb/studies", {"PatientID": "999-999"}).status_code == 204
+    assert client.post("/dicomweb/studies/1.2.3/metadata").status_code == 405
+
+
+def test_every_response_varies_on_accept(world, page_client, ct):
+    client = page_client(world.qc)
+    for url in ("/dicomweb/studies", study_url(ct) + "/metadata", series_url(ct), "/dicomweb/studies?StudyDate=x"):
+        response = client.get(url)
+        assert "Accept" in response["Vary"], (url, response.status_code)
+
+
+def test_unknown_dicomweb_paths_answer_json_404(world, page_client):
+    for client in (page_client(world.qc), page_client(None)):
+        response = client.get("/dicomweb/studies/1.2.3/nonsense")
+        assert response.status_code == 404 and response["Content-Type"] == "application/json"
+        assert "No such DICOMweb resource" in response.json()["detail"]
