@@ -58,6 +58,8 @@ AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "aud
 # passed as ICTMS_HOST/ICTMS_PORT), so an invitation never points to another server.
 SITE_URL = public_url(env_str("SITE_URL"), env_str("ICTMS_HOST", "127.0.0.1"), env_str("ICTMS_PORT", "8000"),
                       hostname=socket.gethostname())
+# Whether SITE_URL was set (a public address behind a proxy): DICOMweb then builds its absolute URIs on it.
+SITE_URL_CONFIGURED = bool(env_str("SITE_URL"))
 # The default answers to the local names and to the host of SITE_URL.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", list(dict.fromkeys(
     ["127.0.0.1", "localhost", "[::1]", "testserver", url_host(SITE_URL)])))

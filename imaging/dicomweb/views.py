@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
@@ -110,7 +111,17 @@ def _user(request: HttpRequest) -> Any:
 
 
 def _base(request: HttpRequest) -> str:
-    return request.build_absolute_uri(reverse("dicomweb:studies"))
+    """The base of absolute URIs (RetrieveURL, BulkDataURI): the configured public address (SITE_URL),
+    else the request's scheme and host with its port, even when the Host header left the port out."""
+    path = reverse("dicomweb:studies")
+    if settings.SITE_URL_CONFIGURED:
+        return settings.SITE_URL.rstrip("/") + path
+    host = request.get_host()
+    port = request.META.get("SERVER_PORT", "")
+    default = "443" if request.is_secure() else "80"
+    if not host.endswith("]") and ":" not in host and port.isdigit() and port != default:
+        host = f"{host}:{port}"
+    return f"{request.scheme}://{host}{path}"
 
 
 def _study_url(request: HttpRequest, study_uid: str) -> str:

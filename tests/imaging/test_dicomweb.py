@@ -400,3 +400,18 @@ def test_unknown_dicomweb_paths_answer_json_404(world, page_client):
         response = client.get("/dicomweb/studies/1.2.3/nonsense")
         assert response.status_code == 404 and response["Content-Type"] == "application/json"
         assert "No such DICOMweb resource" in response.json()["detail"]
+
+
+def test_absolute_uris_keep_the_port_when_the_host_header_leaves_it_out(world, page_client, ct):
+    # dicomweb-client sends "Host: name" without the port; the URIs must still reach this server.
+    response = page_client(world.qc).get("/dicomweb/studies", HTTP_HOST="testserver", SERVER_PORT="8042")
+    [study] = results(response)
+    assert values(study, "00081190") == [f"http://testserver:8042{study_url(ct)}"]
+    response = page_client(world.qc).get("/dicomweb/studies", HTTP_HOST="testserver:9000", SERVER_PORT="8042")
+    assert values(results(response)[0], "00081190") == [f"http://testserver:9000{study_url(ct)}"]
+
+
+def test_absolute_uris_use_the_configured_public_address(world, page_client, ct, settings):
+    settings.SITE_URL, settings.SITE_URL_CONFIGURED = "https://pacs.example.org/", True
+    response = page_client(world.qc).get("/dicomweb/studies", HTTP_HOST="testserver:8000")
+    assert values(results(response)[0], "00081190") == [f"https://pacs.example.org{study_url(ct)}"]
