@@ -58,6 +58,10 @@ AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "aud
 # passed as ICTMS_HOST/ICTMS_PORT), so an invitation never points to another server.
 SITE_URL = public_url(env_str("SITE_URL"), env_str("ICTMS_HOST", "127.0.0.1"), env_str("ICTMS_PORT", "8000"),
                       hostname=socket.gethostname())
+# Cross-origin DICOMweb (OHIF served from another origin): off unless origins are listed; /dicomweb/ only.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/dicomweb/.*$"
+CORS_EXPOSE_HEADERS = ["Content-Type", "Content-Length", "Warning"]
 # Whether SITE_URL was set (a public address behind a proxy): DICOMweb then builds its absolute URIs on it.
 SITE_URL_CONFIGURED = bool(env_str("SITE_URL"))
 # The default answers to the local names and to the host of SITE_URL.
@@ -81,6 +85,7 @@ INSTALLED_APPS = [
     "guardian",
     "simple_history",
     "axes",
+    "corsheaders",
     "audit",
     "trials",
     "imaging",
@@ -92,6 +97,7 @@ MIDDLEWARE = [
     "ictms.lib.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ictms.lib.uploads.RequestSizeLimitMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

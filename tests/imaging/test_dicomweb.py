@@ -415,3 +415,25 @@ def test_absolute_uris_use_the_configured_public_address(world, page_client, ct,
     settings.SITE_URL, settings.SITE_URL_CONFIGURED = "https://pacs.example.org/", True
     response = page_client(world.qc).get("/dicomweb/studies", HTTP_HOST="testserver:8000")
     assert values(results(response)[0], "00081190") == [f"https://pacs.example.org{study_url(ct)}"]
+
+
+def test_cross_origin_dicomweb_is_off_unless_the_origin_is_configured(world, ct, settings):
+    from rest_framework.authtoken.models import Token as _Token
+
+    key = _Token.objects.create(user=world.qc).key
+    origin = "https://ohif.example.org"
+    preflight = {"HTTP_ORIGIN": origin, "HTTP_ACCESS_CONTROL_REQUEST_METHOD": "GET",
+                 "HTTP_ACCESS_CONTROL_REQUEST_HEADERS": "authorization"}
+    client = Client()
+    assert "Access-Control-Allow-Origin" not in client.options("/dicomweb/studies", **preflight)
+    assert "Access-Control-Allow-Origin" not in client.get("/dicomweb/studies", HTTP_ORIGIN=origin,
+                                                           HTTP_AUTHORIZATION=f"Bearer {key}")
+    settings.CORS_ALLOWED_ORIGINS = [origin]
+    answer = client.options("/dicomweb/studies", **preflight)
+    assert answer.status_code == 200 and answer["Access-Control-Allow-Origin"] == origin
+    assert "authorization" in answer["Access-Control-Allow-Headers"].lower()
+    found = client.get("/dicomweb/studies", HTTP_ORIGIN=origin, HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert found.status_code == 200 and found["Access-Control-Allow-Origin"] == origin
+    # Another origin, and the rest of the app, stay closed.
+    assert "Access-Control-Allow-Origin" not in client.get("/dicomweb/studies", HTTP_ORIGIN="https://evil.example")
+    assert "Access-Control-Allow-Origin" not in client.get("/api/trials/", HTTP_ORIGIN=origin)
