@@ -197,6 +197,18 @@ def _dicom_json(request: HttpRequest, owner: Study | Series | Instance, ds: Data
     return dict(sorted(dataset_for_user(_user(request), owner, ds).to_json_dict().items()))
 
 
+JSON_MEDIA = ("application/dicom+json", "application/json")
+
+
+def _require_json(request: HttpRequest) -> None:
+    """Search results and metadata are served as DICOM JSON only: any other Accept (XML) is a 406."""
+    for accepted in _accept(request):
+        if not accepted.multipart and any(media.media_matches(accepted.type, m) for m in JSON_MEDIA):
+            return
+    raise DicomWebError(406, "Search results and metadata are available as application/dicom+json only "
+                             "(the XML representation is not offered).")
+
+
 def _search_response(results: list[dict[str, Any]], query: qido.Query, more: bool) -> HttpResponse:
     # PS3.18 8.3.4.4: a search that matches nothing answers 204 No Content.
     response = HttpResponse(json.dumps(results), content_type=DICOM_JSON) if results else HttpResponse(status=204)
@@ -235,6 +247,7 @@ def _matching_page(request: HttpRequest, qs: QuerySet, query: qido.Query, matche
 @dicomweb_view
 def search_studies(request: HttpRequest) -> HttpResponse:
     """QIDO-RS GET /dicomweb/studies"""
+    _require_json(request)
     query = qido.parse_query(request.GET)
     qs = study_list_for_user(user=_user(request)).select_related("participant")
     studies, more = _matching_page(request, qs, query, qido.STUDY_MATCHERS, ("study_date", "id"), lambda s: s)
@@ -251,6 +264,7 @@ def search_studies(request: HttpRequest) -> HttpResponse:
 @dicomweb_view
 def search_series(request: HttpRequest, study_uid: str | None = None) -> HttpResponse:
     """QIDO-RS GET /dicomweb/series and /dicomweb/studies/{study}/series"""
+    _require_json(request)
     query = qido.parse_query(request.GET)
     qs = series_list_for_user(user=_user(request)).select_related("study__participant")
     if study_uid is not None:
@@ -270,6 +284,7 @@ def search_series(request: HttpRequest, study_uid: str | None = None) -> HttpRes
 @dicomweb_view
 def search_instances(request: HttpRequest, study_uid: str | None = None, series_uid: str | None = None) -> HttpResponse:
     """QIDO-RS GET /dicomweb/instances, /studies/{study}/instances, /studies/{study}/series/{series}/instances"""
+    _require_json(request)
     query = qido.parse_query(request.GET)
     qs = instance_list_for_user(user=_user(request)).select_related("series__study__participant")
     if series_uid is not None:
@@ -391,6 +406,7 @@ def instance_metadata(request: HttpRequest, instance: Instance) -> dict[str, Any
 
 
 def _metadata_response(request: HttpRequest, instances: list[Instance]) -> HttpResponse:
+    _require_json(request)
     body = [instance_metadata(request, instance) for instance in instances]
     response = HttpResponse(json.dumps(body), content_type=DICOM_JSON)
     response["Cache-Control"] = "private, no-store"

@@ -437,3 +437,19 @@ def test_cross_origin_dicomweb_is_off_unless_the_origin_is_configured(world, ct,
     # Another origin, and the rest of the app, stay closed.
     assert "Access-Control-Allow-Origin" not in client.get("/dicomweb/studies", HTTP_ORIGIN="https://evil.example")
     assert "Access-Control-Allow-Origin" not in client.get("/api/trials/", HTTP_ORIGIN=origin)
+
+
+@pytest.mark.parametrize("accept,status", [
+    ("application/dicom+json", 200), ("application/json", 200), ("*/*", 200), ("application/*", 200),
+    ("text/html,application/xhtml+xml,*/*;q=0.8", 200), ("application/dicom+xml", 406),
+    ('multipart/related; type="application/dicom+xml"', 406), ("image/png", 406),
+    ("application/dicom+xml, application/dicom+json;q=0.5", 200),
+])
+def test_search_and_metadata_honour_accept(world, page_client, ct, accept, status):
+    client = page_client(world.qc)
+    for url in ("/dicomweb/studies", f"{study_url(ct)}/series", f"{study_url(ct)}/metadata"):
+        response = client.get(url, HTTP_ACCEPT=accept)
+        assert response.status_code == status, (url, accept)
+        if status == 406:
+            assert "application/dicom+json only" in response.json()["detail"]
+    assert client.get("/dicomweb/studies", {"accept": "application/dicom+xml"}).status_code == 406
