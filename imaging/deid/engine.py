@@ -54,7 +54,7 @@ from .errors import EmptyFileError, NotDicomError, SkippedFile, TooComplexError,
 from .fastread import read_header_fast
 from .pixels import PixelReport, PixelSource, RedactedPixels, burned_in_reasons, clean_pixel_data
 from .profile import resolve_profile
-from .rewrite import Encoder, Rewriter, encoded_trial_elements
+from .rewrite import Encoder, Rewriter, encoded_trial_elements, settle_raw_elements
 
 __all__ = [
     "IMPLEMENTATION_CLASS_UID",
@@ -157,14 +157,25 @@ def _pydicom_silenced() -> Iterator[None]:
 
 
 class _Nameless:
-    """A file-like without a `name`, so that no pydicom message can quote the path."""
+    """A file-like without a `name`, so that no pydicom message can quote the path.
 
-    __slots__ = ("read", "seek", "tell")
+    Its reads never ask for more than the file still holds: pydicom reads a value with
+    `read(length)` of its length field, and a real file's read(n) allocates n bytes before it
+    reads, so a damaged length of 0xFFFFFFFE in a 40 KB file would allocate 4 GB.
+    """
 
-    def __init__(self, fp: BinaryIO) -> None:
-        self.read = fp.read
+    __slots__ = ("_fp", "_size", "seek", "tell")
+
+    def __init__(self, fp: BinaryIO, size: int) -> None:
+        self._fp = fp
+        self._size = size
         self.seek = fp.seek
         self.tell = fp.tell
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            return self._fp.read()
+        return self._fp.read(min(n, max(self._size - self._fp.tell(), 0)))
 
 
 # --------------------------------------------------------------------------- result
@@ -378,13 +389,16 @@ def _read_header(fp: BinaryIO, size: int, *, whole: bool = False) -> tuple[Datas
     if not has_preamble and not _plausible_bare_dataset(head, size):
         raise NotDicomError()
     try:
-        dataset = dcmread(_Nameless(fp), stop_before_pixels=not whole, force=not has_preamble)
+        dataset = dcmread(_Nameless(fp, size), stop_before_pixels=not whole, force=not has_preamble)
     # pydicom is handed untrusted bytes and fails on garbage in many ways
     # (struct.error, ValueError, KeyError, EOFError, ...); all of them mean
     # the same thing to the site, and their messages may quote file values.
     except Exception:  # noqa: BLE001
         at_end = fp.tell() >= size
         raise (TruncatedError() if at_end and has_preamble else NotDicomError()) from None
+    settle_raw_elements(dataset)
+    if getattr(dataset, "file_meta", None) is not None:
+        settle_raw_elements(dataset.file_meta)
     return dataset, has_preamble
 
 
@@ -440,11 +454,12 @@ def _check_trailing(fp: BinaryIO, start: int, size: int, implicit: bool, little_
     """Refuse a file cut inside the elements that follow its pixel data (they are dropped, but must be whole)."""
     fp.seek(start)
     try:
-        trailing = read_dataset(fp, implicit, little_endian)
+        trailing = read_dataset(_Nameless(fp, size), implicit, little_endian)
     except Exception:  # noqa: BLE001 - untrusted bytes, see _read_header
         raise TruncatedError() from None
     if not len(trailing):
         raise TruncatedError()  # fewer than 8 bytes left: half an element header
+    settle_raw_elements(trailing)
     _check_complete(fp, size, trailing, little_endian)
 
 
@@ -852,6 +867,10 @@ def _meta_element(element: int, vr: bytes, value: bytes) -> bytes:
 
 def _encoded_meta(sop_class: str, sop_instance: str, syntax: str) -> bytes:
     """The file meta group (PS3.10 7.1), explicit VR little endian, written directly: it is the same shape for every file."""
+    for value, what in ((sop_class, "SOP Class UID"), (sop_instance, "SOP Instance UID"), (syntax, "transfer syntax UID")):
+        if not _looks_like_uid(value):
+            # A damaged one (a retained instance UID, a class or syntax read as it is) cannot be written as a UID.
+            raise UnsupportedError(f"the file's {what} is not a valid UID")
     body = b"".join((
         _meta_element(0x0001, b"OB", b"\x00\x01"),
         _meta_element(0x0002, b"UI", sop_class.encode("ascii")),

@@ -1,6 +1,7 @@
 """Rewrite a parsed header element by element into encoded bytes, applying the resolved profile.
 
-This is the hot path. The parsed dataset is never modified and values are
+This is the hot path. The parsed dataset is never modified (but for the
+damaged elements settle_raw_elements repairs) and values are
 never decoded unless an action needs them: a kept element is written back
 from its raw bytes, a UID or a date is rewritten at the byte level, and
 only free text to clean goes through pydicom's value conversion (it needs
@@ -34,7 +35,7 @@ from .fastread import MAX_SEQUENCE_DEPTH
 from .profile import SCRUBBED_VRS, Action, ResolvedProfile
 from .vocabulary import restrict_to_vocabulary
 
-__all__ = ["Encoder", "Rewriter", "remap_uid_with", "trial_elements"]
+__all__ = ["Encoder", "Rewriter", "remap_uid_with", "settle_raw_elements", "trial_elements"]
 
 _LONG_LENGTH_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
@@ -100,6 +101,31 @@ def _dictionary_vr(tag: int) -> str:
     except KeyError:
         return "UN"
     return vr if len(vr) == 2 else "UN"  # ambiguous ("US or SS"): keep the bytes, call them UN
+
+
+_DICOM_VRS = frozenset({
+    "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV", "OW", "PN",
+    "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV",
+})
+
+
+def settle_raw_elements(dataset: Dataset) -> None:
+    """Make the raw elements of `dataset` (not of its items) safe to look at, in place: a damaged header's.
+
+    pydicom keeps a VR that is no DICOM VR as read, and marks an empty value it has no VR for
+    (an unknown VR, or none where a VR should be) as None, i.e. not read yet: looking at such an
+    element makes pydicom decode it, and it raises NotImplementedError. An unknown VR becomes UN
+    (handled as any element sent as UN: written with its standard VR, or removed; written back as
+    it was, the output could not be read either) and an unread empty value b"" (this engine never
+    defers reading a value, so None only ever means empty; the lean reader gives b"" too).
+    """
+    for tag, item in list(dataset.items()):
+        if not isinstance(item, RawDataElement):
+            continue
+        if item.VR is not None and item.VR not in _DICOM_VRS:
+            dataset[tag] = item._replace(VR="UN", value=item.value or b"")
+        elif item.value is None:
+            dataset[tag] = item._replace(value=b"")
 
 
 def _codec_exists(name: str) -> bool:
@@ -377,6 +403,8 @@ class Rewriter:
             if element.VR != "SQ":
                 return None  # not a sequence after all: dropped rather than passed through
             items = list(element.value)
+            for item in items:
+                settle_raw_elements(item)
         # A damaged sequence makes pydicom fail in many ways; it is dropped
         # (nothing of it can leak), and the message, which may quote file
         # values, is not kept.
