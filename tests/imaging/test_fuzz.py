@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import io
 import os
+import resource
 import struct
+import sys
 import time
 import tracemalloc
 import warnings
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
+from types import FrameType
 
 import pydicom
 import pytest
@@ -51,7 +54,8 @@ from imaging.intake.files import ArchiveLimits, ArchiveRefused, MemberRefused, e
 
 # Per input: far above what any of these inputs needs (milliseconds, a few MB), far below a runaway.
 TIME_BOUND = 10.0  # seconds, checked on every call; hypothesis' deadline below is the same bound
-MEMORY_BOUND = 96 * 2**20  # peak bytes traced while one input is processed
+MEMORY_BOUND = 192 * 2**20  # peak bytes traced while one input is processed
+ADDRESS_SPACE_HEADROOM = 2 * 2**30  # what the process may grow by meanwhile: more fails with MemoryError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 
@@ -310,28 +314,67 @@ def build(case: tuple[str, tuple[tuple, ...], tuple[tuple, ...]]) -> bytes:
 # --------------------------------------------------------------------------- bounds
 
 @contextmanager
+def _address_space_limit() -> Iterator[None]:
+    """Let this process grow by at most ADDRESS_SPACE_HEADROOM while an input is processed (Linux).
+
+    Without it, an input that makes the code allocate and fill gigabytes takes the CI machine down
+    before any assertion runs; with it, that allocation fails with MemoryError, which bounded() reports.
+    """
+    try:
+        with open("/proc/self/statm") as statm:
+            size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = size + ADDRESS_SPACE_HEADROOM
+    for bound in (soft, hard):
+        if bound != resource.RLIM_INFINITY:
+            limit = min(limit, bound)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@contextmanager
 def bounded() -> Iterator[None]:
-    """Fail when what runs inside takes longer than TIME_BOUND or allocates more than MEMORY_BOUND at its peak.
+    """Fail when what runs inside takes longer than TIME_BOUND, allocates more than MEMORY_BOUND at its peak,
+    or tries to allocate more than the address space allows (a MemoryError, even one the code caught).
 
     Memory is traced only while the input is processed (tracing hypothesis too would make the run
-    ten times slower).
+    ten times slower); the tracer sees exceptions only, not lines, and costs little.
     """
+    failed: list[str] = []
+
+    def tracer(frame: FrameType, event: str, arg: object) -> object:
+        if event == "call":
+            frame.f_trace_lines = False
+        elif event == "exception" and isinstance(arg, tuple) and issubclass(arg[0], MemoryError) and not failed:
+            failed.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
+        return tracer
+
     tracing = tracemalloc.is_tracing()  # python -X tracemalloc: measured from what is held now
     if tracing:
         tracemalloc.reset_peak()
     else:
         tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
+    previous_trace = sys.gettrace()
     started = time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _address_space_limit():
             warnings.simplefilter("ignore")  # pydicom warns about what these inputs get wrong
+            sys.settrace(tracer)
             yield
     finally:
+        sys.settrace(previous_trace)
         elapsed = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1] - before
         if not tracing:
             tracemalloc.stop()
+    assert not failed, f"an allocation of gigabytes failed at {failed[0]}"
     assert elapsed < TIME_BOUND, f"took {elapsed:.1f} s"
     assert peak < MEMORY_BOUND, f"allocated {peak / 2**20:.0f} MB at its peak"
 
@@ -409,6 +452,9 @@ REGRESSIONS = (
     (("SC_rgb_small_odd_jpeg.dcm", (("flip", 418, 0x80),), ()), 0),
     (("JPEGLSNearLossless_08.dcm", (("flip", 292, 0x80),), ()), 0),
     (("MR_small.dcm", (("flip", 470, 0x80),), ()), 2),
+    # Rows and Columns of a compressed ultrasound image set to 65535 (the "length" mutation writes any
+    # number): Clean Pixel Data decoded what the header declared, 12 GB for 150 KB of JPEG 2000.
+    (("US1_J2KR.dcm", (("length", 1352, "<H", 0xFFFF), ("length", 1362, "<H", 0xFFFF)), ()), 1),
 )
 
 
@@ -564,3 +610,16 @@ def test_an_unknown_vr_is_read_as_un_and_the_output_reads_back(workdir):
     result = deidentify_file(path, out, CONTEXTS[0])
     back = pydicom.dcmread(io.BytesIO(out.getvalue()))
     assert back.AccessionNumber == "" and back.SOPInstanceUID == result.sop_instance_uid
+
+
+def test_a_compressed_image_declaring_far_more_pixels_than_it_holds_is_not_decoded(workdir, monkeypatch):
+    from imaging.deid import pixels
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(pixels, "_decoded", no_decoding)
+    path = workdir / "bomb.dcm"
+    path.write_bytes(build(REGRESSIONS[7][0]))
+    result = deidentify_file(path, io.BytesIO(), CONTEXTS[1])
+    assert result.review_required and "far more pixels" in result.burned_in.note
