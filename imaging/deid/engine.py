@@ -49,7 +49,7 @@ from pydicom.multival import MultiValue
 
 from .bounds import check_file
 from .context import ContextFactory, DeidContext, patient_key
-from .descriptors import IDENTIFYING_KEYWORDS, Identity, build_identity, scrubber_for
+from .descriptors import IDENTIFYING_KEYWORDS, PERSON_NAME_KEYWORDS, Identity, build_identity, scrubber_for
 from .errors import EmptyFileError, NotDicomError, SkippedFile, TooComplexError, TruncatedError, UnsupportedError
 from .fastread import read_header_fast
 from .pixels import PixelReport, PixelSource, RedactedPixels, burned_in_reasons, clean_pixel_data
@@ -690,6 +690,21 @@ def _has_contrast(dataset: Dataset) -> bool:
 
 
 _IDENTIFYING_TAGS = tuple((keyword, _tag(keyword)) for keyword in IDENTIFYING_KEYWORDS)
+# Names, IDs and addresses are short (a person name's component group at most 64 characters, LO 64, ST 1024).
+# The scrubber compiles all of them into one expression, and every fragment of a surname into a set (quadratic
+# in its length): a crafted name of 250 KB cost seconds, of a few MB minutes and gigabytes. Longer is refused.
+_MAX_NAME_CHARACTERS = 256
+_MAX_VALUE_CHARACTERS = 1024
+_MAX_IDENTITY_CHARACTERS = 16 * 1024
+
+
+def _check_identity_size(values: dict[str, list[str]]) -> None:
+    total = 0
+    for keyword, parts in values.items():
+        longest = _MAX_NAME_CHARACTERS if keyword in PERSON_NAME_KEYWORDS else _MAX_VALUE_CHARACTERS
+        total += sum(len(part) for part in parts)
+        if total > _MAX_IDENTITY_CHARACTERS or any(len(part) > longest for part in parts):
+            raise TooComplexError("its patient's name, IDs or addresses are longer than in any real DICOM object")
 
 
 def _identity(dataset: Dataset, codec: str | None) -> Identity:
@@ -716,6 +731,7 @@ def _identity(dataset: Dataset, codec: str | None) -> Identity:
                 values.setdefault("OtherPatientIDs", []).append(_text(entry[0x00100020].value).strip())
     except Exception:  # noqa: BLE001, S110 - a damaged sequence: removed anyway
         pass
+    _check_identity_size(values)
     return _cached_identity(tuple((keyword, tuple(parts)) for keyword, parts in values.items()))
 
 

@@ -95,6 +95,7 @@ class Encoder:
         return self.header(tag, "SQ", _UNDEFINED)
 
 
+@functools.lru_cache(maxsize=4096)
 def _dictionary_vr(tag: int) -> str:
     try:
         vr = dictionary_VR(tag)
@@ -107,6 +108,11 @@ _DICOM_VRS = frozenset({
     "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV", "OW", "PN",
     "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV",
 })
+
+
+# Binary VRs: their values are whole multiples of this many bytes.
+_VALUE_WIDTH = {"AT": 4, "FD": 8, "FL": 4, "OD": 8, "OF": 4, "OL": 4, "OV": 8, "OW": 2, "SL": 4, "SS": 2, "SV": 8,
+                "UL": 4, "US": 2, "UV": 8}
 
 
 def settle_raw_elements(dataset: Dataset) -> None:
@@ -327,6 +333,8 @@ class Rewriter:
             action = actions[tag]
             if action is keep:
                 encoded = self._keep(tag, item)
+                if encoded is None:
+                    continue
                 if tag in watch:
                     self.final[tag] = self._text_of(tag, item)
             elif action is remove:
@@ -334,8 +342,8 @@ class Rewriter:
                     if self.safe_rules:
                         if creators is None:
                             creators = self._creators(dataset)
-                        if self._is_safe_private(tag, creators):
-                            out.append((tag, self._keep(tag, item)))
+                        if self._is_safe_private(tag, creators) and (kept := self._keep(tag, item)) is not None:
+                            out.append((tag, kept))
                             continue
                     self.private_removed += 1
                 continue
@@ -463,11 +471,17 @@ class Rewriter:
             return vr
         return _dictionary_vr(tag)
 
-    def _keep(self, tag: int, item: RawDataElement | DataElement) -> bytes:
+    def _keep(self, tag: int, item: RawDataElement | DataElement) -> bytes | None:
+        """The element as received, or None when its value fits neither its VR nor its standard one (removed)."""
         encoder = self.encoder
         if isinstance(item, RawDataElement):
             value = item.value if isinstance(item.value, bytes) else b""
             vr = item.VR if item.VR and len(item.VR) == 2 else ("UN" if encoder.implicit else _dictionary_vr(tag))
+            if len(value) % _VALUE_WIDTH.get(_dictionary_vr(tag) if encoder.implicit else vr, 1):
+                # A damaged header (a VR or a length changed): written back, no reader could decode it.
+                vr = _dictionary_vr(tag)
+                if encoder.implicit or len(value) % _VALUE_WIDTH.get(vr, 1):
+                    return None
             if item.length == _UNDEFINED:
                 # An undefined-length value that is not a sequence (UN, OB): as received.
                 return encoder.header(tag, vr, _UNDEFINED) + value + encoder.sequence_end
