@@ -615,13 +615,16 @@ def _functional_group_value(dataset: Dataset, sequence: str, inner: str, keyword
     """A geometry value from the first functional group item (enhanced multi-frame objects)."""
     if _tag(sequence) not in dataset:
         return ""
-    groups = dataset[sequence].value
-    if not groups or inner not in groups[0]:
+    try:
+        groups = dataset[sequence]
+        if groups.VR != "SQ" or not groups.value or inner not in groups.value[0]:
+            return ""
+        items = groups.value[0][inner]
+        if items.VR != "SQ" or not items.value or keyword not in items.value[0]:
+            return ""
+        return _text(items.value[0][keyword].value)
+    except Exception:  # noqa: BLE001 - a damaged sequence (dropped from the output too): no geometry from it
         return ""
-    items = groups[0][inner].value
-    if not items or keyword not in items[0]:
-        return ""
-    return _text(items[0][keyword].value)
 
 
 def _summary_fields(final: Mapping[int, str], dataset: Dataset, context: DeidContext) -> _HeaderValues:

@@ -118,9 +118,10 @@ _VALUE_WIDTH = {"AT": 4, "FD": 8, "FL": 4, "OD": 8, "OF": 4, "OL": 4, "OV": 8, "
 def settle_raw_elements(dataset: Dataset) -> None:
     """Make the raw elements of `dataset` (not of its items) safe to look at, in place: a damaged header's.
 
-    pydicom keeps a VR that is no DICOM VR as read, and marks an empty value it has no VR for
-    (an unknown VR, or none where a VR should be) as None, i.e. not read yet: looking at such an
-    element makes pydicom decode it, and it raises NotImplementedError. An unknown VR becomes UN
+    pydicom keeps a VR that is no DICOM VR as read (or none, for an item tag among the elements),
+    and marks an empty value it has no VR for (an unknown VR, or none where a VR should be) as
+    None, i.e. not read yet: looking at such an element makes pydicom decode it, and it raises
+    NotImplementedError. An unknown VR (or an item tag's missing one) becomes UN
     (handled as any element sent as UN: written with its standard VR, or removed; written back as
     it was, the output could not be read either) and an unread empty value b"" (this engine never
     defers reading a value, so None only ever means empty; the lean reader gives b"" too).
@@ -128,7 +129,8 @@ def settle_raw_elements(dataset: Dataset) -> None:
     for tag, item in list(dataset.items()):
         if not isinstance(item, RawDataElement):
             continue
-        if item.VR is not None and item.VR not in _DICOM_VRS:
+        if (item.VR is not None and item.VR not in _DICOM_VRS) or (item.VR is None and tag >> 16 == 0xFFFE):
+            # (An item or delimiter tag read as an element has no VR at all: pydicom's dictionary says "NONE".)
             dataset[tag] = item._replace(VR="UN", value=item.value or b"")
         elif item.value is None:
             dataset[tag] = item._replace(value=b"")

@@ -118,7 +118,9 @@ def inspect_archive(path: Path, limits: ArchiveLimits) -> list[ArchiveMember]:
     """Check the archive before anything is extracted; raise ArchiveRefused with a plain reason."""
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    # A damaged central directory makes zipfile raise more than BadZipFile: NotImplementedError for a version
+    # field it does not know, UnicodeDecodeError (a ValueError) for a name flagged UTF-8 that is not.
+    except (*_DAMAGED, OSError, ValueError):
         raise ArchiveRefused("not a readable zip archive (damaged or incomplete)") from None
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
