@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Literal, NotRequired, TypedDict, overload
+from typing import BinaryIO, Literal, NotRequired, TypedDict, cast, overload
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -454,7 +454,7 @@ def _check_trailing(fp: BinaryIO, start: int, size: int, implicit: bool, little_
     """Refuse a file cut inside the elements that follow its pixel data (they are dropped, but must be whole)."""
     fp.seek(start)
     try:
-        trailing = read_dataset(_Nameless(fp, size), implicit, little_endian)
+        trailing = read_dataset(cast(BinaryIO, _Nameless(fp, size)), implicit, little_endian)  # read, seek, tell suffice
     except Exception:  # noqa: BLE001 - untrusted bytes, see _read_header
         raise TruncatedError() from None
     if not len(trailing):
