@@ -421,6 +421,7 @@ def test_the_sources_are_real_files_the_walk_understands(workdir):
 
 @fuzz_settings(800)
 @given(case=damaged_files())
+@example(case=("JPEG2000.dcm", (("tag", 1092, "<", 0x0008, 0x0005),), ()))
 def test_the_header_reader_and_the_bounds_only_refuse(case):
     data = build(case)
     with bounded():
@@ -494,6 +495,9 @@ REGRESSIONS = (
     # A file meta element's tag changed to an Item tag: it was read into the data set, kept (the profile
     # kept any standard tag, FFFE included) and written back as an element pydicom cannot decode.
     (("MR_small_implicit.dcm", (("tag", 272, "<", 0xFFFE, 0xE000),), ()), 0),
+    # A sequence's tag changed to SpecificCharacterSet: its bytes (NULs among them) were taken for character
+    # set names, and the lean reader raised ValueError (embedded null character) looking them up.
+    (("JPEG2000.dcm", (("tag", 1092, "<", 0x0008, 0x0005),), ()), 0),
 )
 
 
