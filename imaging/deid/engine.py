@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import BinaryIO, Literal, NotRequired, TypedDict, overload
+from typing import BinaryIO, Literal, NotRequired, TypedDict, cast, overload
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_VR, tag_for_keyword
@@ -49,12 +49,12 @@ from pydicom.multival import MultiValue
 
 from .bounds import check_file
 from .context import ContextFactory, DeidContext, patient_key
-from .descriptors import IDENTIFYING_KEYWORDS, Identity, build_identity, scrubber_for
+from .descriptors import IDENTIFYING_KEYWORDS, PERSON_NAME_KEYWORDS, Identity, build_identity, scrubber_for
 from .errors import EmptyFileError, NotDicomError, SkippedFile, TooComplexError, TruncatedError, UnsupportedError
 from .fastread import read_header_fast
 from .pixels import PixelReport, PixelSource, RedactedPixels, burned_in_reasons, clean_pixel_data
 from .profile import resolve_profile
-from .rewrite import Encoder, Rewriter, encoded_trial_elements
+from .rewrite import Encoder, Rewriter, encoded_trial_elements, settle_raw_elements
 
 __all__ = [
     "IMPLEMENTATION_CLASS_UID",
@@ -157,14 +157,25 @@ def _pydicom_silenced() -> Iterator[None]:
 
 
 class _Nameless:
-    """A file-like without a `name`, so that no pydicom message can quote the path."""
+    """A file-like without a `name`, so that no pydicom message can quote the path.
 
-    __slots__ = ("read", "seek", "tell")
+    Its reads never ask for more than the file still holds: pydicom reads a value with
+    `read(length)` of its length field, and a real file's read(n) allocates n bytes before it
+    reads, so a damaged length of 0xFFFFFFFE in a 40 KB file would allocate 4 GB.
+    """
 
-    def __init__(self, fp: BinaryIO) -> None:
-        self.read = fp.read
+    __slots__ = ("_fp", "_size", "seek", "tell")
+
+    def __init__(self, fp: BinaryIO, size: int) -> None:
+        self._fp = fp
+        self._size = size
         self.seek = fp.seek
         self.tell = fp.tell
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            return self._fp.read()
+        return self._fp.read(min(n, max(self._size - self._fp.tell(), 0)))
 
 
 # --------------------------------------------------------------------------- result
@@ -378,13 +389,16 @@ def _read_header(fp: BinaryIO, size: int, *, whole: bool = False) -> tuple[Datas
     if not has_preamble and not _plausible_bare_dataset(head, size):
         raise NotDicomError()
     try:
-        dataset = dcmread(_Nameless(fp), stop_before_pixels=not whole, force=not has_preamble)
+        dataset = dcmread(_Nameless(fp, size), stop_before_pixels=not whole, force=not has_preamble)
     # pydicom is handed untrusted bytes and fails on garbage in many ways
     # (struct.error, ValueError, KeyError, EOFError, ...); all of them mean
     # the same thing to the site, and their messages may quote file values.
     except Exception:  # noqa: BLE001
         at_end = fp.tell() >= size
         raise (TruncatedError() if at_end and has_preamble else NotDicomError()) from None
+    settle_raw_elements(dataset)
+    if getattr(dataset, "file_meta", None) is not None:
+        settle_raw_elements(dataset.file_meta)
     return dataset, has_preamble
 
 
@@ -440,11 +454,12 @@ def _check_trailing(fp: BinaryIO, start: int, size: int, implicit: bool, little_
     """Refuse a file cut inside the elements that follow its pixel data (they are dropped, but must be whole)."""
     fp.seek(start)
     try:
-        trailing = read_dataset(fp, implicit, little_endian)
+        trailing = read_dataset(cast(BinaryIO, _Nameless(fp, size)), implicit, little_endian)  # read, seek, tell suffice
     except Exception:  # noqa: BLE001 - untrusted bytes, see _read_header
         raise TruncatedError() from None
     if not len(trailing):
         raise TruncatedError()  # fewer than 8 bytes left: half an element header
+    settle_raw_elements(trailing)
     _check_complete(fp, size, trailing, little_endian)
 
 
@@ -600,13 +615,16 @@ def _functional_group_value(dataset: Dataset, sequence: str, inner: str, keyword
     """A geometry value from the first functional group item (enhanced multi-frame objects)."""
     if _tag(sequence) not in dataset:
         return ""
-    groups = dataset[sequence].value
-    if not groups or inner not in groups[0]:
+    try:
+        groups = dataset[sequence]
+        if groups.VR != "SQ" or not groups.value or inner not in groups.value[0]:
+            return ""
+        items = groups.value[0][inner]
+        if items.VR != "SQ" or not items.value or keyword not in items.value[0]:
+            return ""
+        return _text(items.value[0][keyword].value)
+    except Exception:  # noqa: BLE001 - a damaged sequence (dropped from the output too): no geometry from it
         return ""
-    items = groups[0][inner].value
-    if not items or keyword not in items[0]:
-        return ""
-    return _text(items[0][keyword].value)
 
 
 def _summary_fields(final: Mapping[int, str], dataset: Dataset, context: DeidContext) -> _HeaderValues:
@@ -675,6 +693,21 @@ def _has_contrast(dataset: Dataset) -> bool:
 
 
 _IDENTIFYING_TAGS = tuple((keyword, _tag(keyword)) for keyword in IDENTIFYING_KEYWORDS)
+# Names, IDs and addresses are short (a person name's component group at most 64 characters, LO 64, ST 1024).
+# The scrubber compiles all of them into one expression, and every fragment of a surname into a set (quadratic
+# in its length): a crafted name of 250 KB cost seconds, of a few MB minutes and gigabytes. Longer is refused.
+_MAX_NAME_CHARACTERS = 256
+_MAX_VALUE_CHARACTERS = 1024
+_MAX_IDENTITY_CHARACTERS = 16 * 1024
+
+
+def _check_identity_size(values: dict[str, list[str]]) -> None:
+    total = 0
+    for keyword, parts in values.items():
+        longest = _MAX_NAME_CHARACTERS if keyword in PERSON_NAME_KEYWORDS else _MAX_VALUE_CHARACTERS
+        total += sum(len(part) for part in parts)
+        if total > _MAX_IDENTITY_CHARACTERS or any(len(part) > longest for part in parts):
+            raise TooComplexError("its patient's name, IDs or addresses are longer than in any real DICOM object")
 
 
 def _identity(dataset: Dataset, codec: str | None) -> Identity:
@@ -701,6 +734,7 @@ def _identity(dataset: Dataset, codec: str | None) -> Identity:
                 values.setdefault("OtherPatientIDs", []).append(_text(entry[0x00100020].value).strip())
     except Exception:  # noqa: BLE001, S110 - a damaged sequence: removed anyway
         pass
+    _check_identity_size(values)
     return _cached_identity(tuple((keyword, tuple(parts)) for keyword, parts in values.items()))
 
 
@@ -852,6 +886,10 @@ def _meta_element(element: int, vr: bytes, value: bytes) -> bytes:
 
 def _encoded_meta(sop_class: str, sop_instance: str, syntax: str) -> bytes:
     """The file meta group (PS3.10 7.1), explicit VR little endian, written directly: it is the same shape for every file."""
+    for value, what in ((sop_class, "SOP Class UID"), (sop_instance, "SOP Instance UID"), (syntax, "transfer syntax UID")):
+        if not _looks_like_uid(value):
+            # A damaged one (a retained instance UID, a class or syntax read as it is) cannot be written as a UID.
+            raise UnsupportedError(f"the file's {what} is not a valid UID")
     body = b"".join((
         _meta_element(0x0001, b"OB", b"\x00\x01"),
         _meta_element(0x0002, b"UI", sop_class.encode("ascii")),

@@ -144,7 +144,11 @@ def _read(fp: BinaryIO, size: int) -> FastHeader:
     charset_item = elements.get(_SPECIFIC_CHARACTER_SET)
     charset_value = b"" if charset_item is None else (charset_item.value or b"")
     names = [part.strip(" \x00") for part in charset_value.decode("latin-1").split("\\")] if charset_value else [""]
-    dataset.set_original_encoding(implicit, True, convert_encodings(names if len(names) > 1 else names[0]))
+    try:
+        encodings = convert_encodings(names if len(names) > 1 else names[0])
+    except (LookupError, ValueError):
+        raise _Unusual from None  # a damaged character set (a NUL in it): pydicom's reader decides
+    dataset.set_original_encoding(implicit, True, encodings)
     return FastHeader(dataset, has_preamble, meta, pixel_position)
 
 

@@ -8,7 +8,8 @@ How an image is cleaned (clean_pixel_data):
 
 1. The pixel data element is read from the source. Native data is viewed
    as an array in place (any endianness, planar or interleaved samples);
-   encapsulated data is decoded with pydicom's decoders.
+   encapsulated data is decoded with pydicom's decoders (unless its header
+   declares far more pixels than its size can hold: MAX_DECODED_RATIO).
 2. Regions come from the shipped and the trial's rules that match the
    device and size (regions.py), from QC for this series, and from OCR:
    tesseract reads `ocr_frames` frames sampled across the image, each word
@@ -71,6 +72,12 @@ _LOSSY_METHOD = {
     "1.2.840.10008.1.2.4.105": "ISO_14496_10", "1.2.840.10008.1.2.4.106": "ISO_14496_10",
     "1.2.840.10008.1.2.4.107": "ISO_23008_2", "1.2.840.10008.1.2.4.108": "ISO_23008_2",
 }
+# The decoders allocate what the header declares (frames x rows x columns x samples), whatever the size of the
+# compressed data: a damaged or crafted header of 65535 x 65535 over 4 KB of JPEG 2000 would allocate 12 GB.
+# Real images that are cleaned compress far less than this (lossless 2-4:1, lossy ultrasound cines 10-50:1);
+# blank ones compress more, and are decoded up to the floor whatever their ratio.
+MAX_DECODED_RATIO = 200
+MIN_DECODED_BOUND = 64 * 2**20
 _OCR_MIN_CONFIDENCE = 45.0  # on the bright-pixels pass, where speckle is mostly gone
 _OCR_PLAIN_CONFIDENCE = 70.0  # on the whole frame
 _OCR_SHORT_WORD_CONFIDENCE = 80.0
@@ -387,6 +394,10 @@ def clean_pixel_data(
         # Nothing to blank and nothing to search with: the pixels are not even decoded.
         why = "OCR is off" if not options.ocr else "OCR is not installed (tesseract)"
         return PixelReport(reasons, note=f"{why} and no region rule matched: review the image"), None
+    declared = source.frames * source.rows * source.columns * source.samples * (source.bits_allocated // 8)
+    if source.encapsulated and declared > max(MIN_DECODED_BOUND, MAX_DECODED_RATIO * source.value_length):
+        return PixelReport(reasons, note="the image header declares far more pixels than its pixel data can hold: "
+                                         "review the image"), None
     fp.seek(source.value_offset)
     raw = fp.read(source.value_length)
     try:

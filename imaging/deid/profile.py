@@ -349,14 +349,16 @@ def default_action(tag: int, options: DeidOptions) -> Action:
     """The action for a tag that neither the table nor the allow-list names.
 
     Private tags, unknown and retired tags, the repeating overlay and curve
-    groups, group 0012 and everything removed.txt names are removed. Any
+    groups, groups 0002, 0012 and FFFE, and everything removed.txt names are removed. Any
     other standard attribute is kept so that the object stays valid for its
     IOD: sequences recursively, text scrubbed, dates and times moved like
     the table's, UIDs of instances remapped, person names removed (every
     person name the standard requires is in the table).
     """
     group = tag >> 16
-    if group & 1 or group == 0x0012 or 0x5000 <= group <= 0x60FF:
+    # 0002 and FFFE are not attributes of the data set: file meta elements found in it (the engine writes its
+    # own file meta) and item or delimiter tags read as elements (a damaged header) are not kept either.
+    if group & 1 or group in (0x0002, 0x0012, 0xFFFE) or 0x5000 <= group <= 0x60FF:
         return Action.REMOVE
     entry = DicomDictionary.get(tag)
     if entry is None:

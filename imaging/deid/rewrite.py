@@ -1,6 +1,7 @@
 """Rewrite a parsed header element by element into encoded bytes, applying the resolved profile.
 
-This is the hot path. The parsed dataset is never modified and values are
+This is the hot path. The parsed dataset is never modified (but for the
+damaged elements settle_raw_elements repairs) and values are
 never decoded unless an action needs them: a kept element is written back
 from its raw bytes, a UID or a date is rewritten at the byte level, and
 only free text to clean goes through pydicom's value conversion (it needs
@@ -34,7 +35,7 @@ from .fastread import MAX_SEQUENCE_DEPTH
 from .profile import SCRUBBED_VRS, Action, ResolvedProfile
 from .vocabulary import restrict_to_vocabulary
 
-__all__ = ["Encoder", "Rewriter", "remap_uid_with", "trial_elements"]
+__all__ = ["Encoder", "Rewriter", "remap_uid_with", "settle_raw_elements", "trial_elements"]
 
 _LONG_LENGTH_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
@@ -94,12 +95,45 @@ class Encoder:
         return self.header(tag, "SQ", _UNDEFINED)
 
 
+@functools.lru_cache(maxsize=4096)
 def _dictionary_vr(tag: int) -> str:
     try:
         vr = dictionary_VR(tag)
     except KeyError:
         return "UN"
     return vr if len(vr) == 2 else "UN"  # ambiguous ("US or SS"): keep the bytes, call them UN
+
+
+_DICOM_VRS = frozenset({
+    "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV", "OW", "PN",
+    "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV",
+})
+
+
+# Binary VRs: their values are whole multiples of this many bytes.
+_VALUE_WIDTH = {"AT": 4, "FD": 8, "FL": 4, "OD": 8, "OF": 4, "OL": 4, "OV": 8, "OW": 2, "SL": 4, "SS": 2, "SV": 8,
+                "UL": 4, "US": 2, "UV": 8}
+
+
+def settle_raw_elements(dataset: Dataset) -> None:
+    """Make the raw elements of `dataset` (not of its items) safe to look at, in place: a damaged header's.
+
+    pydicom keeps a VR that is no DICOM VR as read (or none, for an item tag among the elements),
+    and marks an empty value it has no VR for (an unknown VR, or none where a VR should be) as
+    None, i.e. not read yet: looking at such an element makes pydicom decode it, and it raises
+    NotImplementedError. An unknown VR (or an item tag's missing one) becomes UN
+    (handled as any element sent as UN: written with its standard VR, or removed; written back as
+    it was, the output could not be read either) and an unread empty value b"" (this engine never
+    defers reading a value, so None only ever means empty; the lean reader gives b"" too).
+    """
+    for tag, item in list(dataset.items()):
+        if not isinstance(item, RawDataElement):
+            continue
+        if (item.VR is not None and item.VR not in _DICOM_VRS) or (item.VR is None and tag >> 16 == 0xFFFE):
+            # (An item or delimiter tag read as an element has no VR at all: pydicom's dictionary says "NONE".)
+            dataset[tag] = item._replace(VR="UN", value=item.value or b"")
+        elif item.value is None:
+            dataset[tag] = item._replace(value=b"")
 
 
 def _codec_exists(name: str) -> bool:
@@ -301,6 +335,8 @@ class Rewriter:
             action = actions[tag]
             if action is keep:
                 encoded = self._keep(tag, item)
+                if encoded is None:
+                    continue
                 if tag in watch:
                     self.final[tag] = self._text_of(tag, item)
             elif action is remove:
@@ -308,8 +344,8 @@ class Rewriter:
                     if self.safe_rules:
                         if creators is None:
                             creators = self._creators(dataset)
-                        if self._is_safe_private(tag, creators):
-                            out.append((tag, self._keep(tag, item)))
+                        if self._is_safe_private(tag, creators) and (kept := self._keep(tag, item)) is not None:
+                            out.append((tag, kept))
                             continue
                     self.private_removed += 1
                 continue
@@ -377,6 +413,8 @@ class Rewriter:
             if element.VR != "SQ":
                 return None  # not a sequence after all: dropped rather than passed through
             items = list(element.value)
+            for item in items:
+                settle_raw_elements(item)
         # A damaged sequence makes pydicom fail in many ways; it is dropped
         # (nothing of it can leak), and the message, which may quote file
         # values, is not kept.
@@ -435,11 +473,17 @@ class Rewriter:
             return vr
         return _dictionary_vr(tag)
 
-    def _keep(self, tag: int, item: RawDataElement | DataElement) -> bytes:
+    def _keep(self, tag: int, item: RawDataElement | DataElement) -> bytes | None:
+        """The element as received, or None when its value fits neither its VR nor its standard one (removed)."""
         encoder = self.encoder
         if isinstance(item, RawDataElement):
             value = item.value if isinstance(item.value, bytes) else b""
             vr = item.VR if item.VR and len(item.VR) == 2 else ("UN" if encoder.implicit else _dictionary_vr(tag))
+            if len(value) % _VALUE_WIDTH.get(_dictionary_vr(tag) if encoder.implicit else vr, 1):
+                # A damaged header (a VR or a length changed): written back, no reader could decode it.
+                vr = _dictionary_vr(tag)
+                if encoder.implicit or len(value) % _VALUE_WIDTH.get(vr, 1):
+                    return None
             if item.length == _UNDEFINED:
                 # An undefined-length value that is not a sequence (UN, OB): as received.
                 return encoder.header(tag, vr, _UNDEFINED) + value + encoder.sequence_end

@@ -118,7 +118,9 @@ def inspect_archive(path: Path, limits: ArchiveLimits) -> list[ArchiveMember]:
     """Check the archive before anything is extracted; raise ArchiveRefused with a plain reason."""
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
+    # A damaged central directory makes zipfile raise more than BadZipFile: NotImplementedError for a version
+    # field it does not know, UnicodeDecodeError (a ValueError) for a name flagged UTF-8 that is not.
+    except (*_DAMAGED, OSError, ValueError):
         raise ArchiveRefused("not a readable zip archive (damaged or incomplete)") from None
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
@@ -162,22 +164,34 @@ def extract_member(path: Path, member: ArchiveMember, destination: Path, limits:
             raise MemberRefused(f"compressed in the archive with {method}, which cannot be unpacked here; re-create "
                                 "the zip with the standard Deflate method")
         try:
-            with archive.open(info) as src, open(destination, "wb") as out:
-                while True:
-                    block = src.read(1 << 20)
-                    if not block:
-                        break
+            with open(destination, "wb") as out:
+                for block in _member_blocks(archive, info):
                     written += len(block)
                     if written > cap:
                         raise ArchiveRefused("the archive expands beyond its declared size (a possible zip bomb); "
                                              "nothing from it was used")
                     out.write(block)
-        except _DAMAGED:
+        except MemberRefused:
             destination.unlink(missing_ok=True)
-            raise MemberRefused("damaged inside the archive (its data is corrupt or does not match its checksum); "
-                                "please send it again") from None
+            raise
     with open(destination, "rb") as fh:
         return fh.read(4) == b"PK\x03\x04"
+
+
+def _member_blocks(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """The member's data in blocks of 1 MB; MemberRefused when the archive cannot give it.
+
+    Reading errors of the archive mean a damaged member: a bad checksum or stream, or an offset
+    that points outside the file (zipfile then seeks before its start: OSError). Errors writing
+    the destination are not the member's fault and are not caught here.
+    """
+    try:
+        with archive.open(info) as src:
+            while block := src.read(1 << 20):
+                yield block
+    except (*_DAMAGED, OSError):
+        raise MemberRefused("damaged inside the archive (its data is corrupt or does not match its checksum); "
+                            "please send it again") from None
 
 
 def iter_blocks(stream, length: int, block: int = 1 << 20) -> Iterator[bytes]:

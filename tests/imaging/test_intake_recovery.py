@@ -128,3 +128,34 @@ def test_the_command_reports_what_it_did(world, api, monkeypatch, capsys, settin
         call_command("recover_intake")
     assert "1 file(s) queued again" in capsys.readouterr().out
     assert Instance.objects.count() == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_whose_database_connections_are_killed_mid_submission_loses_nothing(celery_worker_process, world, api):
+    """PostgreSQL ends the worker's connections while it processes (a failover, an administrator, an idle
+    timeout): every file is stored once, the submission finishes, no identified original stays in quarantine."""
+    from django.db import connection
+
+    from tests.conftest import wait_for
+
+    n = 120
+    client = api(world.coordinator)
+    sub = open_submission(client, f.visit(world.participant, "BL").pk)
+    files = ct_files(n, rows=128, cols=128, seed=36)
+    for start in range(0, n, 50):
+        assert post_files(client, sub["id"], files[start:start + 50]).status_code == 201
+    assert client.post(f"/api/submissions/{sub['id']}/complete/").status_code == 200
+    wait_for(lambda: Instance.objects.count() >= 10, timeout=90)
+    with connection.cursor() as cursor:  # every other connection to the test database is the worker's
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        killed = sum(1 for (ended,) in cursor.fetchall() if ended)
+    assert killed >= 1
+    assert Instance.objects.count() < n, "the worker finished before its connections were killed; send more files"
+    wait_for(lambda: Submission.objects.get(pk=sub["id"]).state == "done", timeout=180)
+    assert Instance.objects.count() == Instance.objects.values("sop_uid").distinct().count() == n
+    assert SubmissionFile.objects.filter(submission_id=sub["id"], status="deidentified").count() == n
+    per_file = AuditEvent.objects.filter(action="submission_file.deidentify").values_list("target_id", flat=True)
+    assert len(per_file) == len(set(per_file)) == n
+    wait_for(lambda: _quarantined(sub["id"]) == [], timeout=30)
