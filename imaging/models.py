@@ -99,8 +99,9 @@ class Study(models.Model):
     visit = models.ForeignKey("trials.Visit", on_delete=models.PROTECT, related_name="studies")
     study_uid = models.CharField("Study Instance UID (de-identified)", max_length=64, unique=True)
     study_date = models.DateField(null=True, blank=True, help_text="Shifted by the participant's secret offset.")
-    study_time = models.CharField(max_length=16, blank=True)
+    study_time = models.CharField(max_length=16, blank=True, help_text="As stored (shifted with the dates).")
     description = models.CharField(max_length=255, blank=True)
+    patient_sex = models.CharField(max_length=16, blank=True, help_text="PatientSex of the stored files (M, F, O).")
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 
@@ -154,6 +155,7 @@ class Instance(models.Model):
     columns = models.PositiveIntegerField(null=True, blank=True)
     number_of_frames = models.PositiveIntegerField(default=1)
     photometric_interpretation = models.CharField(max_length=16, blank=True)
+    bits_allocated = models.PositiveSmallIntegerField(null=True, blank=True)
     slice_thickness = models.FloatField(null=True, blank=True)
     spacing_between_slices = models.FloatField(null=True, blank=True)
     pixel_spacing = models.JSONField(null=True, blank=True)

@@ -239,6 +239,8 @@ class DeidResult:
     size: int
     burned_in: PixelReport = field(default_factory=PixelReport)
     cleaned_descriptors: tuple[tuple[str, str], ...] = ()
+    study_time: str = ""  # as written (shifted with the dates)
+    photometric_interpretation: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -283,6 +285,8 @@ class _HeaderValues(TypedDict):
     image_orientation_patient: tuple[float, float, float, float, float, float] | None
     slice_location: float | None
     contrast_bolus_agent: str
+    study_time: str
+    photometric_interpretation: str
 
 
 class _RewriteSummary(_HeaderValues):
@@ -566,7 +570,8 @@ _WATCHED_KEYWORDS = (
     "AcquisitionNumber", "StudyDescription", "SeriesDescription", "BodyPartExamined", "Manufacturer",
     "ManufacturerModelName", "PatientSex", "PatientAge", "Rows", "Columns", "NumberOfFrames",
     "BitsAllocated", "SliceThickness", "SpacingBetweenSlices", "PixelSpacing", "ImagerPixelSpacing",
-    "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation", "ContrastBolusAgent",
+    "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation", "ContrastBolusAgent", "StudyTime",
+    "PhotometricInterpretation",
 )
 
 
@@ -672,6 +677,8 @@ def _summary_fields(final: Mapping[int, str], dataset: Dataset, context: DeidCon
         "image_orientation_patient": _floats(geometry("ImageOrientationPatient", "PlaneOrientationSequence"), 6),
         "slice_location": _float(text("SliceLocation")),
         "contrast_bolus_agent": text("ContrastBolusAgent"),
+        "study_time": text("StudyTime"),
+        "photometric_interpretation": text("PhotometricInterpretation"),
     }
 
 

@@ -326,7 +326,7 @@ def study_attributes(ds: Dataset, study: Study) -> Dataset:
     ds.PatientName = study.participant.subject_code
     ds.PatientID = study.participant.subject_code
     ds.PatientBirthDate = ""
-    ds.PatientSex = ""
+    ds.PatientSex = study.patient_sex or ""
     ds.StudyInstanceUID = study.study_uid
     ds.StudyID = ""
     ds.StudyDescription = study.description or ""
@@ -386,6 +386,8 @@ def instance_dataset(instance: Instance, *, url: str, include_parents: bool) -> 
     ds.NumberOfFrames = instance.number_of_frames
     if instance.photometric_interpretation:
         ds.PhotometricInterpretation = instance.photometric_interpretation
+    if instance.bits_allocated:
+        ds.BitsAllocated = instance.bits_allocated
     ds.RetrieveURL = url
     return ds
 

@@ -729,6 +729,7 @@ def _new_instance(result: Any, series: Series, key: str, submission: Submission,
         image_orientation=list(result.image_orientation_patient) if result.image_orientation_patient else None,
         slice_location=result.slice_location, acquisition_date=_date(result.acquisition_date or result.series_date),
         contrast_agent=result.contrast_bolus_agent[:64], header=header, submission=submission,
+        photometric_interpretation=result.photometric_interpretation[:16], bits_allocated=result.bits_allocated,
     )
 
 
@@ -797,6 +798,7 @@ def _study_for(result: Any, visit: Visit) -> tuple[Study | None, str]:
             study = Study.objects.create(
                 participant_id=visit.participant_id, visit=visit, study_uid=result.study_instance_uid,
                 study_date=_date(result.study_date), description=result.study_description[:255],
+                study_time=result.study_time[:16], patient_sex=result.patient_sex[:16],
             )
     except IntegrityError:
         study = Study.objects.get(study_uid=result.study_instance_uid)

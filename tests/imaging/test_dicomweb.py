@@ -453,3 +453,23 @@ def test_search_and_metadata_honour_accept(world, page_client, ct, accept, statu
         if status == 406:
             assert "application/dicom+json only" in response.json()["detail"]
     assert client.get("/dicomweb/studies", {"accept": "application/dicom+xml"}).status_code == 406
+
+
+def test_qido_returns_the_stored_time_sex_photometric_and_bits_of_uploaded_files(world, api, page_client):
+    from pydicom import dcmread as read
+
+    from tests.imaging.upload_helpers import ct_files, upload_all
+    from tests.trials import factories as tf
+
+    files = ct_files(2, seed=31)
+    sent = read(io.BytesIO(files[0][1]))
+    result = upload_all(api(world.coordinator), tf.visit(world.participant, "BL").pk, files)
+    assert result["state"] == "done"
+    client = page_client(world.qc)
+    [study] = results(client.get("/dicomweb/studies"))
+    time = values(study, "00080030")[0]
+    assert len(time) >= 4 and time.isdigit()  # shifted with the dates, never empty
+    assert values(study, "00100040") == [sent.PatientSex]
+    instances = results(client.get(f"/dicomweb/studies/{values(study, '0020000D')[0]}/instances"))
+    assert {values(i, "00280004")[0] for i in instances} == {sent.PhotometricInterpretation}
+    assert {values(i, "00280100")[0] for i in instances} == {sent.BitsAllocated}
