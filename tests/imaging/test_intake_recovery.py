@@ -159,3 +159,91 @@ def test_a_worker_whose_database_connections_are_killed_mid_submission_loses_not
     per_file = AuditEvent.objects.filter(action="submission_file.deidentify").values_list("target_id", flat=True)
     assert len(per_file) == len(set(per_file)) == n
     wait_for(lambda: _quarantined(sub["id"]) == [], timeout=30)
+
+
+def test_the_web_process_killed_mid_upload_loses_nothing_and_leaves_nothing_identified(transactional_db, world, settings,
+                                                                                      tmp_path, django_capture_on_commit_callbacks):
+    """A real gunicorn, killed with SIGKILL while it de-identifies an upload (the embedded mode processes in the
+    request): after the recovery sweep every file is stored once and quarantine holds nothing."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    import requests
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+
+    from tests.conftest import wait_for
+
+    if connection.vendor != "postgresql":
+        if os.environ.get("ICTMS_REQUIRE_WORKER") == "1":
+            pytest.fail("needs DATABASE_URL on PostgreSQL so the web process sees the test database")
+        pytest.skip("needs DATABASE_URL on PostgreSQL so the web process sees the test database")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")} | {
+        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "ICTMS_VAR_DIR": str(tmp_path / "web-var"), "ICTMS_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "ICTMS_QUARANTINE_DIR": str(settings.QUARANTINE_DIR), "ICTMS_UPLOAD_TMP_DIR": str(settings.UPLOAD_TMP_DIR),
+        "SECRET_KEY": settings.SECRET_KEY, "AUDIT_HMAC_KEY": settings.AUDIT_HMAC_KEY,
+        "AUDIT_CHECKPOINT_FILE": str(settings.AUDIT_CHECKPOINT_FILE),
+    }
+    log = (tmp_path / "web.log").open("wb")
+    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "ictms.wsgi:application", "-b", f"127.0.0.1:{port}",
+                            "--workers", "1", "--timeout", "300"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=log, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def up() -> bool:
+            try:
+                return requests.get(f"{base}/accounts/login/", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(up, timeout=60)
+        headers = {"Authorization": f"Token {Token.objects.create(user=world.coordinator).key}"}
+        visit = f.visit(world.participant, "BL")
+        sub = requests.post(f"{base}/api/submissions/", json={"visit": visit.pk}, headers=headers, timeout=30).json()
+        n = 150
+        files = ct_files(n, rows=128, cols=128, seed=37)
+        upload = threading.Thread(target=lambda: _post_quietly(f"{base}/api/submissions/{sub['id']}/files/", files,
+                                                               headers), daemon=True)
+        upload.start()
+        wait_for(lambda: Instance.objects.count() >= 5, timeout=120)
+        os.killpg(web.pid, signal.SIGKILL)
+        web.wait(timeout=30)
+        upload.join(timeout=30)
+    finally:
+        if web.poll() is None:
+            os.killpg(web.pid, signal.SIGKILL)
+            web.wait(timeout=30)
+        log.close()
+    stored = Instance.objects.count()
+    assert stored < n, "the upload finished before the web process was killed; send more files"
+    left = SubmissionFile.objects.filter(submission_id=sub["id"]).exclude(status="deidentified")
+    assert left.exists() and _quarantined(sub["id"]), "the kill left nothing to recover"
+    # The site completes once it is back (its client retried); the sweep re-runs what the dead process held.
+    with django_capture_on_commit_callbacks(execute=True):
+        intake_recover(now=timezone.now() + LATER)
+    received = SubmissionFile.objects.filter(submission_id=sub["id"])
+    assert set(received.values_list("status", flat=True)) == {"deidentified"}
+    assert Instance.objects.count() == Instance.objects.values("sop_uid").distinct().count() == received.count()
+    per_file = list(AuditEvent.objects.filter(action="submission_file.deidentify").values_list("target_id", flat=True))
+    assert len(per_file) == len(set(per_file)) == received.count()
+    quarantine_janitor(cutoff=timezone.now() + dt.timedelta(minutes=1))
+    assert _quarantined(sub["id"]) == []
+
+
+def _post_quietly(url: str, files: list[tuple[str, bytes]], headers: dict[str, str]) -> None:
+    import contextlib
+
+    import requests
+
+    # The server is killed mid-request: the client sees the connection drop.
+    with contextlib.suppress(requests.RequestException):
+        requests.post(url, files=[("files", (name, data, "application/dicom")) for name, data in files],
+                      headers=headers, timeout=300)
