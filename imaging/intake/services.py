@@ -116,7 +116,7 @@ def submission_open(*, actor: User, visit: Visit, comment: str = "", scan_date: 
     A visit has at most one open submission: while one is still receiving files, opening again resumes
     it (returned as it is, nothing written) instead of leaving it abandoned beside a new one.
     """
-    visit = Visit.objects.select_for_update(of=("self",)).select_related(
+    visit = Visit.objects.select_for_update(of=("self",), no_key=True).select_related(
         "participant__site", "participant__trial", "timepoint").get(pk=visit.pk)
     require_site_perm(actor, "upload_images", visit.participant.site)
     trial = visit.participant.trial
@@ -141,7 +141,7 @@ def submission_open(*, actor: User, visit: Visit, comment: str = "", scan_date: 
 def submission_complete(*, actor: User, submission: Submission) -> Submission:
     """The site has sent everything: stop accepting files and finish once all are processed."""
     _require_upload(actor, submission)
-    submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
+    submission = Submission.objects.select_for_update(of=("self",), no_key=True).select_related("visit__participant__trial").get(pk=submission.pk)
     SUBMISSION_MACHINE.ensure(submission.state, SubmissionState.PROCESSING)
     abandoned = list(SubmissionFile.objects.filter(submission=submission, status=FileStatus.UPLOADING))
     for f in abandoned:
@@ -164,7 +164,7 @@ def submission_cancel(*, actor: User, submission: Submission, reason: str = "") 
     received anything is finished instead, so nothing the site sent disappears from the record.
     """
     _require_upload(actor, submission)
-    submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
+    submission = Submission.objects.select_for_update(of=("self",), no_key=True).select_related("visit__participant__trial").get(pk=submission.pk)
     SUBMISSION_MACHINE.ensure(submission.state, SubmissionState.CANCELLED)
     if SubmissionFile.objects.filter(submission=submission).exists():
         raise DomainError("This submission has received files: finish it instead of cancelling it.")
@@ -177,7 +177,7 @@ def submission_cancel(*, actor: User, submission: Submission, reason: str = "") 
 def submission_finish_if_processed(*, submission_id: int) -> Submission:
     """Once complete and every file is processed: done (or failed if nothing usable arrived)."""
     with transaction.atomic():
-        submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission_id)
+        submission = Submission.objects.select_for_update(of=("self",), no_key=True).select_related("visit__participant__trial").get(pk=submission_id)
         if submission.state != SubmissionState.PROCESSING:
             return submission
         if SubmissionFile.objects.filter(submission=submission, status__in=PENDING).exists():
@@ -209,7 +209,7 @@ def _visit_received(submission: Submission) -> None:
     fail, or it would stay processing for ever (bug B2 of issue #9). `_record_batch` already
     refuses the files of a read visit, so normally nothing new arrives for one.
     """
-    visit = Visit.objects.select_for_update().get(pk=submission.visit_id)
+    visit = Visit.objects.select_for_update(no_key=True).get(pk=submission.visit_id)
     if not visit.takes_images:
         return
     visit_transition(actor=submission.opened_by, visit=visit, state=VisitState.RECEIVED,
@@ -292,7 +292,7 @@ def _received(f: SubmissionFile, actor: User, received_bytes: int) -> None:
 def submission_files_add(*, actor: User, submission: Submission, uploads: list[Any]) -> list[SubmissionFile]:
     """Receive whole files (multipart API). Each upload is moved into quarantine, then processed."""
     _require_upload(actor, submission)
-    submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
+    submission = Submission.objects.select_for_update(of=("self",), no_key=True).select_related("visit__participant__trial").get(pk=submission.pk)
     _require_open(submission)
     if not uploads:
         raise ValidationError({"files": "Send at least one file."})
@@ -361,7 +361,7 @@ def _copy_upload(upload: Any, target: Path) -> None:
 def submission_upload_start(*, actor: User, submission: Submission, client_key: str, name: str, size: int) -> SubmissionFile:
     """Register one file of a resumable upload, or find it again to resume (same client key)."""
     _require_upload(actor, submission)
-    submission = Submission.objects.select_for_update(of=("self",)).select_related("visit__participant__trial").get(pk=submission.pk)
+    submission = Submission.objects.select_for_update(of=("self",), no_key=True).select_related("visit__participant__trial").get(pk=submission.pk)
     existing = SubmissionFile.objects.filter(submission=submission, client_key=client_key).first() if client_key else None
     if existing is not None:
         if existing.size != size:
@@ -612,10 +612,13 @@ def _record_batch(batch: list[tuple[SubmissionFile, Any, Path]]) -> None:
     finished: list[SubmissionFile] = []
     with transaction.atomic():
         transaction.on_commit(lambda: _discard_unused(set(keys.values()) - used))
-        locked_submission = Submission.objects.select_for_update().get(pk=submission.pk)
-        participant = Participant.objects.select_for_update().get(pk=visit.participant_id)
+        # FOR NO KEY UPDATE: writers of the submission and participant still queue one behind the other, but
+        # rows that merely reference them (files, audit-era inserts, FK checks) do not wait, so a transaction
+        # holding the audit chain's lock and inserting such a row cannot deadlock with this one.
+        locked_submission = Submission.objects.select_for_update(no_key=True).get(pk=submission.pk)
+        participant = Participant.objects.select_for_update(no_key=True).get(pk=visit.participant_id)
         # Locked too: a visit that was read while these files were on their way takes none of them.
-        read = Visit.objects.select_for_update().values_list("state", flat=True).get(pk=visit.pk) == VisitState.READ
+        read = Visit.objects.select_for_update(no_key=True).values_list("state", flat=True).get(pk=visit.pk) == VisitState.READ
         locked_files = {row.pk: row for row in SubmissionFile.objects.select_for_update(of=("self",)).select_related(
             "submission__visit__participant").filter(pk__in=[f.pk for f, _r, _o in batch])}
         studies: dict[str, Study] = {}
