@@ -14,6 +14,7 @@ from django.dispatch import receiver
 
 from audit.actions import AuditAction
 from audit.services import audit_record
+from ictms.lib.lockout import new_lock_scope
 from ictms.lib.request_context import client_ip_from_request
 
 
@@ -48,11 +49,11 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
 def _locked_out(sender: Any, request: Any, username: str | None, ip_address: str | None, **kwargs: Any) -> None:
     """A failed sign-in has just locked the account from that address, or the address as a whole
     (ictms.lib.lockout); attempts refused because the lock already holds are not new lockouts."""
-    if getattr(request, "ictms_lockout_refused", False):
+    scope = new_lock_scope(request)
+    if scope is None:
         return
     with transaction.atomic():
         audit_record(
             actor=None, action=AuditAction.USER_LOCKOUT, trial=None, ip=ip_address,
-            data={"username": str(username or "")[:150], "address": ip_address,
-                  "scope": getattr(request, "ictms_lockout_scope", "account")},
+            data={"username": str(username or "")[:150], "address": ip_address, "scope": scope},
         )

@@ -26,6 +26,7 @@ from simple_history.models import HistoricalRecords
 
 from audit.actions import AuditAction
 from audit.services import audit_record
+from ictms.lib.lockout import new_lock_scope
 from ictms.tokens import RevokeReason, token_revoke_for
 
 User = get_user_model()
@@ -94,8 +95,7 @@ def _act_on_changes(sender: Any, instance: Any, created: bool, **kwargs: Any) ->
 def _locked_out(sender: Any, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
     # Only a new lock of the account (ictms.lib.lockout): not an attempt refused while a lock holds, and
     # not a whole address refused for spraying, which says nothing about this account.
-    if not username or getattr(request, "ictms_lockout_refused", False) \
-            or getattr(request, "ictms_lockout_scope", "account") != "account":
+    if not username or new_lock_scope(request) != "account":
         return
     user = User.objects.filter(**{User.USERNAME_FIELD: username}).first()
     if user is not None:

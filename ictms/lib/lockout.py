@@ -20,9 +20,9 @@ is off): they test no password, so a user retrying a locked account from a share
 address does not push that address towards its own limit, and the lock ends by itself
 LOGIN_LOCKOUT_MINUTES after the last failure that did test a password.
 
-Two request attributes tell the receivers (audit.signals) what happened:
-`ictms_lockout_refused` is true when the attempt was refused because the client was already
-locked (not a new lockout), and `ictms_lockout_scope` is "account" or "address".
+Two request attributes tell the receivers of axes' user_locked_out what happened (read them with
+`new_lock_scope`): `ictms_lockout_refused` is true when the attempt was refused because the client
+was already locked (not a new lockout), and `ictms_lockout_scope` is "account" or "address".
 """
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ def address_blocked(request: Any) -> bool:
     """Whether the client address reached LOGIN_ADDRESS_FAILURE_LIMIT (0: no address-wide limit)."""
     limit = settings.LOGIN_ADDRESS_FAILURE_LIMIT
     return bool(limit) and address_failures(request) >= limit
+
+
+def new_lock_scope(request: Any) -> str | None:
+    """For a user_locked_out signal: "account" or "address" when this attempt made a new lock, None when
+    it was only refused because a lock already held."""
+    if getattr(request, "ictms_lockout_refused", False):
+        return None
+    return str(getattr(request, "ictms_lockout_scope", "account"))
 
 
 class LockoutHandler(AxesDatabaseHandler):

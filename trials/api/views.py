@@ -221,19 +221,18 @@ class InvitationViewSet(ListOnlyFilterMixin, viewsets.GenericViewSet, mixins.Lis
     @extend_schema(request=s.ReasonOptionalInputSerializer, responses=s.InvitationOutputSerializer)
     @action(detail=True, methods=["post"])
     def decline(self, request: Request, pk: str | None = None) -> Response:
-        data = s.ReasonOptionalInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        invitation = services.invitation_decline(actor=request.user, invitation=self.get_object(),
-                                                 reason=data.validated_data["reason"])
-        return Response(s.InvitationOutputSerializer(invitation).data)
+        return self._end(request, services.invitation_decline)
 
     @extend_schema(request=s.ReasonOptionalInputSerializer, responses=s.InvitationOutputSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str | None = None) -> Response:
+        return self._end(request, services.invitation_revoke)
+
+    def _end(self, request: Request, service: Any) -> Response:
+        """Decline or revoke: the service with the optional reason, answered with the invitation."""
         data = s.ReasonOptionalInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        invitation = services.invitation_revoke(actor=request.user, invitation=self.get_object(),
-                                                reason=data.validated_data["reason"])
+        invitation = service(actor=request.user, invitation=self.get_object(), reason=data.validated_data["reason"])
         return Response(s.InvitationOutputSerializer(invitation).data)
 
 
